@@ -1,0 +1,37 @@
+# The two commands of the README: `make demo` and `make test`. Each does its
+# own set-up (scripts/setup.sh installs missing system packages when root).
+
+SWIFT ?= swift
+# Fuzzing: `make fuzz TARGET=stun SECONDS=600` (targets: stun, sdp, candidate).
+TARGET ?= stun
+SECONDS ?= 60
+
+RTC_RELEASE := .build/release/rtc
+
+.PHONY: all setup build test demo fuzz fuzz-build clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	$(SWIFT) build
+
+test: setup
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+	scripts/cli-tests.sh .build/debug/rtc
+
+demo: setup
+	$(SWIFT) build -c release --product rtc
+	scripts/demo.sh $(RTC_RELEASE)
+
+fuzz-build: setup
+	cd Fuzz && $(SWIFT) build -c debug --sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address --product fuzz-$(TARGET)
+
+fuzz: fuzz-build
+	Fuzz/run.sh $(TARGET) $(SECONDS)
+
+clean:
+	rm -rf .build Fuzz/.build Benchmarks/.build

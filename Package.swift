@@ -1,0 +1,60 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+/// Settings every Swift target of ours shares: Swift 6 mode (from the tools
+/// version) and no warnings tolerated.
+let strict: [SwiftSetting] = [
+    .treatAllWarnings(as: .error),
+]
+
+let package = Package(
+    name: "swift-webrtc",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "SDP", targets: ["SDP"]),
+        .library(name: "STUN", targets: ["STUN"]),
+        .executable(name: "rtc", targets: ["rtc"]),
+    ],
+    dependencies: [
+        // The command-line tool only; never a dependency of a protocol module.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: System libraries
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
+        ),
+        .systemLibrary(
+            name: "CUsrsctp",
+            pkgConfig: "usrsctp",
+            providers: [.apt(["libusrsctp-dev"]), .brew(["libusrsctp"])]
+        ),
+        // OpenSSL 3.0 macros and variadic functions, as real C functions.
+        .target(name: "COpenSSLShim", dependencies: ["COpenSSL"]),
+
+        // MARK: Wire codecs (pure Swift, no I/O)
+        .target(name: "SDP", swiftSettings: strict),
+        .target(name: "STUN", swiftSettings: strict),
+
+        // MARK: Tools
+        .executableTarget(
+            name: "rtc",
+            dependencies: [
+                "SDP", "STUN",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // MARK: Tests
+        .testTarget(name: "SDPTests", dependencies: ["SDP"], swiftSettings: strict),
+        .testTarget(name: "STUNTests", dependencies: ["STUN", "COpenSSL"], swiftSettings: strict),
+        .testTarget(
+            name: "SystemLibrariesTests",
+            dependencies: ["COpenSSL", "COpenSSLShim", "CUsrsctp"],
+            swiftSettings: strict
+        ),
+    ]
+)

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The `rtc` command-line tool: the stack's codecs and, later, its peers, from a shell.
+@main
+struct RTC: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rtc",
+        abstract: "A WebRTC data-channel stack in Swift: codecs, peers and tools.",
+        subcommands: []
+    )
+}

@@ -21,6 +21,10 @@ unshare -n sh -c "ip link set lo up
 grep -q VECTOR-DONE "$log" || { echo "chromium did not finish:"; grep -E 'VECTOR|ERROR' "$log" | head; exit 1; }
 version=$(/usr/lib/chromium/chromium --version)
 grep -o 'VECTOR [a-z0-9-]* [A-Za-z0-9+/=]*' "$log" | while read -r _ name data; do
-  echo "$data" | base64 -d > "$out/$name.sdp"
-  echo "wrote $name.sdp ($version)"
+  case "$name" in
+  *-candidates) file="$here/../candidates/$name.txt" ;;
+  *) file="$out/$name.sdp" ;;
+  esac
+  echo "$data" | base64 -d > "$file"
+  echo "wrote $file ($version)"
 done

@@ -51,6 +51,7 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "SDPTests", dependencies: ["SDP"], swiftSettings: strict),
         .testTarget(name: "STUNTests", dependencies: ["STUN", "COpenSSL"], swiftSettings: strict),
+        .testTarget(name: "RTCToolTests", dependencies: ["rtc", "SDP"], swiftSettings: strict),
         .testTarget(
             name: "SystemLibrariesTests",
             dependencies: ["COpenSSL", "COpenSSLShim", "CUsrsctp"],

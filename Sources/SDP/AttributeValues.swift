@@ -1,4 +1,6 @@
 /// The DTLS role an endpoint takes (RFC 8842 §3, using the values of RFC 4145 §4).
+/// Parsed case-insensitively, serialized in lower case; unknown roles are
+/// errors, as RFC 4145 defines no way to extend them.
 public enum SetupRole: String, Sendable, Hashable, CaseIterable {
     /// The endpoint initiates the DTLS handshake (is the client).
     case active

@@ -121,7 +121,29 @@ extension ArraySlice<UInt8> {
 
     /// The space-separated words, ignoring runs of spaces (as libwebrtc and
     /// Pion do) so that sloppy spacing is not an error.
-    var words: [ArraySlice<UInt8>] { split(separator: ASCII.space) }
+    var words: [ArraySlice<UInt8>] {
+        // Hand-written loops: the generic `split` calls a closure per byte and
+        // grows its result one reallocation at a time.
+        var count = 0
+        var previous = ASCII.space
+        for byte in self {
+            if previous == ASCII.space, byte != ASCII.space { count += 1 }
+            previous = byte
+        }
+        var words: [ArraySlice<UInt8>] = []
+        words.reserveCapacity(count)
+        var index = startIndex
+        while index < endIndex {
+            if self[index] == ASCII.space {
+                index += 1
+                continue
+            }
+            let start = index
+            while index < endIndex, self[index] != ASCII.space { index += 1 }
+            words.append(self[start..<index])
+        }
+        return words
+    }
 
     /// The bytes after `prefix` if they start with it, else `nil`.
     func removingPrefix(_ prefix: String) -> ArraySlice<UInt8>? {

@@ -36,7 +36,7 @@ public struct Fingerprint: Sendable, Hashable {
     init?(attributeValue text: ArraySlice<UInt8>) {
         let words = text.words
         guard words.count == 2, words[0].isToken, let digest = Self.decodeHex(words[1]) else { return nil }
-        let algorithm = HashFunction(name: words[0].string)
+        let algorithm = HashFunction(nameBytes: words[0])
         guard digest.count == algorithm.digestLength ?? digest.count else { return nil }
         self.init(algorithm: algorithm, bytes: digest)
     }
@@ -83,18 +83,15 @@ public enum HashFunction: Sendable, Hashable, CustomStringConvertible {
     /// The function for `name`, matched case-insensitively; unknown names
     /// become ``other(_:)`` with the name lower-cased.
     public init(name: String) {
-        let lowered = String(decoding: name.utf8.lazy.map(ASCII.lowercased), as: UTF8.self)
-        self = switch lowered {
-        case "sha-1": .sha1
-        case "sha-224": .sha224
-        case "sha-256": .sha256
-        case "sha-384": .sha384
-        case "sha-512": .sha512
-        case "md5": .md5
-        case "md2": .md2
-        default: .other(lowered)
-        }
+        self.init(nameBytes: ArraySlice(name.utf8))
     }
+
+    init(nameBytes: ArraySlice<UInt8>) {
+        self = Self.known.first { ASCII.equalsIgnoringCase($0.name.utf8, nameBytes) }
+            ?? .other(nameBytes.lowercasedString)
+    }
+
+    private static let known: [HashFunction] = [.sha256, .sha1, .sha224, .sha384, .sha512, .md5, .md2]
 
     /// The name as written in SDP, such as `sha-256`.
     public var name: String {

@@ -184,15 +184,15 @@ extension ICECandidate {
 
         /// The type for `name`, matched case-insensitively.
         public init(name: String) {
-            let lowered = String(decoding: name.utf8.lazy.map(ASCII.lowercased), as: UTF8.self)
-            self = switch lowered {
-            case "host": .host
-            case "srflx": .serverReflexive
-            case "prflx": .peerReflexive
-            case "relay": .relay
-            default: .other(lowered)
-            }
+            self.init(nameBytes: ArraySlice(name.utf8))
         }
+
+        init(nameBytes: ArraySlice<UInt8>) {
+            self = Self.known.first { ASCII.equalsIgnoringCase($0.name.utf8, nameBytes) }
+                ?? .other(nameBytes.lowercasedString)
+        }
+
+        private static let known: [Kind] = [.host, .serverReflexive, .peerReflexive, .relay]
 
         /// The name as written in SDP, such as `srflx`.
         public var name: String {
@@ -256,7 +256,7 @@ extension ICECandidate {
 
         var candidate = ICECandidate(
             foundation: words[0].string, componentID: componentID, transport: Transport(words[2].string),
-            priority: priority, address: words[4].string, port: port, kind: Kind(name: words[7].string))
+            priority: priority, address: words[4].string, port: port, kind: Kind(nameBytes: words[7]))
 
         var index = 8
         if index + 1 < words.count, ASCII.equalsIgnoringCase(words[index], "raddr".utf8) {

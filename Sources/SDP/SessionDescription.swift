@@ -3,10 +3,12 @@
 ///
 /// Lines this module does not type are kept verbatim and in order, so
 /// `SessionDescription(parsing: description.serialized()) == description`
-/// for every parsed description, and serializing a parsed browser
-/// description reproduces its text except for the normalizations documented
-/// on ``Fingerprint``, ``SetupRole`` and ``ICECandidate`` (letter case, and
-/// runs of spaces collapsed inside typed values).
+/// for every parsed description. Serializing reproduces the parsed text with
+/// CRLF line endings, except that the `o=` and `m=` lines and typed
+/// attributes are rewritten from their parsed values: there, letter case is
+/// normalized (fingerprint hex upper case; hash-function names, setup roles
+/// and candidate keywords lower case), runs of spaces become single spaces,
+/// and numbers lose leading zeros. Browser output is already in this form.
 public struct SessionDescription: Sendable, Hashable, CustomStringConvertible, SDPFieldContainer {
     /// The protocol version, from `v=`; always 0 for parsed descriptions.
     public var version: Int
@@ -36,7 +38,8 @@ public struct SessionDescription: Sendable, Hashable, CustomStringConvertible, S
     }
 
     /// Parses a description. Accepts CRLF or bare LF line endings and a last
-    /// line without a terminator.
+    /// line without a terminator; rejects empty lines, NUL, bare CR and
+    /// invalid UTF-8, and enforces ``SDPLimits``.
     public init(parsing text: String) throws(SDPParseError) {
         self = try SDPParser.parse(text.utf8)
     }

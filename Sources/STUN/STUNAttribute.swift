@@ -48,6 +48,12 @@ public enum STUNAttributeType {
         }
     }
 
+    /// RFC 8489 §6.3.1: a comprehension-required type this codec does not know, which a request
+    /// answers with 420 (Unknown Attribute).
+    static func isUnknownComprehensionRequired(_ type: UInt16) -> Bool {
+        isComprehensionRequired(type) && !isKnown(type)
+    }
+
     /// The attributes a writer computes itself instead of copying (MESSAGE-INTEGRITY,
     /// MESSAGE-INTEGRITY-SHA256, FINGERPRINT).
     static func isComputedByWriter(_ type: UInt16) -> Bool {

@@ -20,8 +20,8 @@ public struct STUNIntegrityKey: Sendable {
     /// Short-term credential key (RFC 8489 §9.1.1): key = OpaqueString(password).
     ///
     /// The UTF-8 bytes of `password` are used as given: OpaqueString (RFC 8265) normalisation is not
-    /// applied. It is the identity for ICE passwords, which are ASCII `ice-char`s (RFC 8445 §5.3,
-    /// RFC 8839 §5.4); other callers must pass an already-prepared password.
+    /// applied. It is the identity for ICE passwords, which are ASCII `ice-char`s (RFC 8839 §5.4);
+    /// other callers must pass an already-prepared password.
     public static func shortTerm(password: String) -> STUNIntegrityKey {
         STUNIntegrityKey(keyBytes: Array(password.utf8))
     }

@@ -126,9 +126,7 @@ public struct STUNMessageView {
         messageIntegritySHA256Offset = integritySHA256
         fingerprintOffset = fingerprint
         firstIntegrityOffset = min(integrity ?? count, integritySHA256 ?? count)
-        hasUnknownComprehensionRequiredAttributes = attributes.contains {
-            STUNAttributeType.isComprehensionRequired($0.type) && !STUNAttributeType.isKnown($0.type)
-        }
+        hasUnknownComprehensionRequiredAttributes = attributes.contains { STUNAttributeType.isUnknownComprehensionRequired($0.type) }
     }
 
     /// Type, value range and padded end of the attribute whose header starts at `offset`.
@@ -224,10 +222,7 @@ public struct STUNMessageView {
     /// for a 420 response's UNKNOWN-ATTRIBUTES (RFC 8489 §6.3.1.1). Allocates; check
     /// ``hasUnknownComprehensionRequiredAttributes`` first on hot paths.
     public var unknownComprehensionRequired: [UInt16] {
-        attributes.lazy
-            .map(\.type)
-            .filter { STUNAttributeType.isComprehensionRequired($0) && !STUNAttributeType.isKnown($0) }
-            .reduce(into: []) { $0.append($1) }
+        attributes.compactMap { STUNAttributeType.isUnknownComprehensionRequired($0.type) ? $0.type : nil }
     }
 
     /// Whether a visible MESSAGE-INTEGRITY is present.

@@ -23,8 +23,8 @@ public struct STUNTransactionID: Hashable, Sendable, CustomStringConvertible {
         low = bytes.stunUInt64(at: offset + 4)
     }
 
-    /// A fresh ID from the system's cryptographically secure generator (RFC 8489 §6: IDs must be
-    /// uniformly and randomly chosen).
+    /// A fresh ID from the system's cryptographically secure generator (RFC 8489 §5: IDs must be
+    /// uniformly and randomly chosen and cryptographically random).
     public static func random() -> STUNTransactionID {
         var generator = SystemRandomNumberGenerator()
         return random(using: &generator)

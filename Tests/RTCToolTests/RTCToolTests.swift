@@ -12,7 +12,9 @@ struct RTCToolTests {
         #expect(run.status == 0, "\(run.standardError)")
         let json = try #require(try JSONSerialization.jsonObject(with: run.standardOutput) as? [String: Any])
         let media = try #require(json["media"] as? [[String: Any]])
-        #expect(media.contains { $0["dataChannel"] as? Bool == true })
+        let parsed = try SessionDescription(parsing: try Data(contentsOf: vector))
+        #expect(media.map { $0["dataChannel"] as? Bool } == parsed.media.map(\.isDataChannel))
+        #expect(media.map { $0["mid"] as? String } == parsed.media.map(\.mid))
     }
 
     @Test("rtc sdp --roundtrip prints an equal description", arguments: Vectors.files(in: "sdp", withExtension: "sdp"))

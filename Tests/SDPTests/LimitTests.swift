@@ -48,7 +48,22 @@ struct LimitTests {
                 try SessionDescription(parsing: repeatElement(UInt8(ascii: "a"), count: 100_000_000))
             }
         }
-        #expect(elapsed < .milliseconds(100))
+        #expect(elapsed < .milliseconds(250))
+    }
+
+    @Test("descriptions at the size and line limits parse in bounded time (no quadratic work)")
+    func parsingTimeIsBounded() throws {
+        let clock = ContinuousClock()
+        for text in [description(byteCount: SDPLimits.maximumDescriptionSize),
+            description(lineCount: SDPLimits.maximumLineCount)]
+        {
+            var parsed: SessionDescription?
+            let elapsed = try clock.measure { parsed = try SessionDescription(parsing: text) }
+            #expect(parsed != nil)
+            // Linear parsing takes milliseconds even unoptimized; quadratic work
+            // over 16 Ki lines or 256 KiB would take far longer.
+            #expect(elapsed < .seconds(3))
+        }
     }
 
     @Test("a line of exactly the maximum length parses; one byte more is an error")

@@ -55,6 +55,17 @@ struct SessionDescriptionTests {
         #expect(description.serialized() == firefoxStyleOffer)
     }
 
+    @Test("line types are single ASCII letters")
+    func lineTypes() {
+        #expect(SDPLineType("t") == .timing)
+        #expect(SDPLineType("Z")?.description == "Z")
+        #expect(SDPLineType("1") == nil)
+        #expect(SDPLineType("é") == nil)
+        #expect(SDPField.line(type: .bandwidth, value: "AS:30").description == "b=AS:30")
+        #expect(SDPField.attribute(.setup(.passive)).description == "a=setup:passive")
+        #expect(Origin(sessionID: "1", sessionVersion: "2").description == "- 1 2 IN IP4 127.0.0.1")
+    }
+
     @Test("a missing t= line is accepted")
     func missingTiming() throws {
         let description = try parse("m=application 9 UDP/DTLS/SCTP webrtc-datachannel")

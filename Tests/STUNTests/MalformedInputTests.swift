@@ -169,7 +169,7 @@ import Testing
     @Test(arguments: Vector.allCases)
     func everySingleBitFlipIsDetected(vector: Vector) throws {
         let bytes = try vector.bytes()
-        // Like an ICE agent (RFC 8445 §7.2.2), require FINGERPRINT when the sender uses it: a flip in
+        // Like an ICE agent (RFC 8445 §7: connectivity checks use FINGERPRINT), require FINGERPRINT when the sender uses it: a flip in
         // its type turns it into an ignored attribute after MESSAGE-INTEGRITY (RFC 8489 §14.5).
         let requiresFingerprint = vector != .requestLongTerm
         for bit in 0..<(bytes.count * 8) {

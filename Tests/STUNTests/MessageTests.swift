@@ -3,7 +3,7 @@ import Testing
 
 @Suite struct MessageTypeTests {
     @Test func bindingClasses() {
-        // RFC 8489 §6: Binding request 0x0001, indication 0x0011, success 0x0101, error 0x0111.
+        // RFC 8489 §5: Binding request 0x0001, indication 0x0011, success 0x0101, error 0x0111.
         let expected: [(STUNMessageClass, UInt16)] = [(.request, 0x0001), (.indication, 0x0011), (.successResponse, 0x0101), (.errorResponse, 0x0111)]
         for (messageClass, raw) in expected {
             let type = STUNMessageType(method: .binding, messageClass: messageClass)

@@ -181,3 +181,10 @@ func withoutComputed(_ message: STUNMessage) -> STUNMessage {
     copy.attributes.removeAll { STUNAttributeType.isComputedByWriter($0.type) }
     return copy
 }
+
+extension HashDigest {
+    /// The digest as an array.
+    var bytes: [UInt8] {
+        withUnsafeBytes { Array($0) }
+    }
+}

@@ -36,11 +36,6 @@ struct HashDigest: Sendable {
     func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
         Swift.withUnsafeBytes(of: storage) { body($0.stunSlice(0..<count)) }
     }
-
-    /// The digest as an array (allocates; for tests and key derivation).
-    var bytes: [UInt8] {
-        withUnsafeBytes { Array($0) }
-    }
 }
 
 /// The compression function and output format of a 64-byte-block hash.

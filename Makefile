@@ -20,8 +20,7 @@ build: setup
 
 test: setup
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
-	scripts/cli-tests.sh .build/debug/rtc
+	scripts/run-tests.sh
 
 demo: setup
 	$(SWIFT) build -c release --product rtc

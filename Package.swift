@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .library(name: "SDP", targets: ["SDP"]),
         .library(name: "STUN", targets: ["STUN"]),
+        .library(name: "ICE", targets: ["ICE"]),
         .executable(name: "rtc", targets: ["rtc"]),
     ],
     dependencies: [
@@ -38,6 +39,9 @@ let package = Package(
         .target(name: "SDP", swiftSettings: strict),
         .target(name: "STUN", swiftSettings: strict),
 
+        // MARK: Protocol state machines (sans-IO: bytes and time in, bytes, events and deadlines out)
+        .target(name: "ICE", dependencies: ["STUN", "SDP"], swiftSettings: strict),
+
         // MARK: Tools
         .executableTarget(
             name: "rtc",
@@ -51,6 +55,7 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "SDPTests", dependencies: ["SDP"], swiftSettings: strict),
         .testTarget(name: "STUNTests", dependencies: ["STUN", "COpenSSL"], swiftSettings: strict),
+        .testTarget(name: "ICETests", dependencies: ["ICE"], swiftSettings: strict),
         .testTarget(name: "RTCToolTests", dependencies: ["rtc", "SDP"], swiftSettings: strict),
         .testTarget(
             name: "SystemLibrariesTests",

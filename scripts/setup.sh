@@ -4,7 +4,7 @@
 # macOS: the Homebrew command. Swift itself must already be on PATH.
 set -euo pipefail
 
-apt_packages=(libssl-dev libusrsctp-dev pkg-config)
+apt_packages=(libssl-dev libusrsctp-dev pkg-config iproute2)
 brew_packages=(openssl@3 libusrsctp pkg-config)
 
 if ! command -v swift >/dev/null 2>&1; then

@@ -1,0 +1,81 @@
+import SDP
+import STUN
+
+/// A local candidate and the socket (base) it is reached through (RFC 8445 §5.1.1).
+struct LocalCandidate: Sendable {
+    /// The candidate as signalled.
+    var candidate: ICECandidate
+    /// The base: the socket's address.
+    var base: TransportAddress
+    /// The candidate's transport address (the base for host candidates).
+    var address: TransportAddress
+    /// The local preference its priority was computed with, reused for the PRIORITY attribute.
+    var localPreference: UInt16
+
+    /// RFC 8445 §7.1.1: the PRIORITY of a check is that of a peer-reflexive candidate of this base.
+    var peerReflexivePriority: UInt32 {
+        Priority.candidate(kind: .peerReflexive, localPreference: localPreference)
+    }
+}
+
+/// A remote candidate (signalled, or peer-reflexive from a check).
+struct RemoteCandidate: Sendable {
+    /// The candidate as signalled (or synthesised for peer-reflexive ones).
+    var candidate: ICECandidate
+    /// The resolved address; `nil` while an mDNS name is unresolved.
+    var address: TransportAddress?
+    /// The ufrag of the generation it belongs to, when known (trickle `ufrag` extension or the
+    /// USERNAME of the check that revealed it): kept across a remote credential change to that ufrag.
+    var ufrag: String?
+    /// Learned from a check (RFC 8445 §7.3.1.3) rather than signalled.
+    var isPeerReflexive: Bool { candidate.kind == .peerReflexive }
+}
+
+/// RFC 8445 §5.1.1.3: candidates share a foundation when they have the same type, base IP
+/// address, STUN server IP address and transport. Foundations are short decimal strings handed
+/// out in order; the table grows with local bases × servers, both bounded.
+struct FoundationTable: Sendable {
+    private struct Key: Hashable, Sendable {
+        var kind: String
+        var baseIP: IPAddress
+        var serverIP: IPAddress?
+    }
+
+    private var foundations: [Key: String] = [:]
+
+    mutating func foundation(kind: ICECandidate.Kind, baseIP: IPAddress, serverIP: IPAddress? = nil) -> String {
+        let key = Key(kind: kind.name, baseIP: baseIP, serverIP: serverIP)
+        if let existing = foundations[key] { return existing }
+        let value = String(foundations.count + 1)
+        foundations[key] = value
+        return value
+    }
+}
+
+/// A FIFO with O(1) amortised push and pop (the standard library has no deque).
+struct Queue<Element: Sendable>: Sendable {
+    private var storage: [Element] = []
+    private var head = 0
+
+    var count: Int { storage.count - head }
+
+    mutating func append(_ element: Element) {
+        storage.append(element)
+    }
+
+    mutating func popFirst() -> Element? {
+        guard head < storage.count else { return nil }
+        let element = storage[head]
+        head += 1
+        if head * 2 >= storage.count {
+            storage.removeFirst(head)
+            head = 0
+        }
+        return element
+    }
+
+    mutating func removeAll() {
+        storage.removeAll()
+        head = 0
+    }
+}

@@ -18,7 +18,8 @@ setup:
 build: setup
 	$(SWIFT) build
 
-test: setup
+test:
+	@scripts/setup.sh test
 	$(SWIFT) build --build-tests
 	scripts/run-tests.sh
 

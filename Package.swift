@@ -14,9 +14,13 @@ let package = Package(
         .library(name: "SDP", targets: ["SDP"]),
         .library(name: "STUN", targets: ["STUN"]),
         .library(name: "ICE", targets: ["ICE"]),
+        .library(name: "ICETransport", targets: ["ICETransport"]),
         .executable(name: "rtc", targets: ["rtc"]),
     ],
     dependencies: [
+        // The core's only Swift dependencies: SwiftNIO for the I/O drivers, swift-log for logging.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         // The command-line tool only; never a dependency of a protocol module.
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
@@ -42,12 +46,26 @@ let package = Package(
         // MARK: Protocol state machines (sans-IO: bytes and time in, bytes, events and deadlines out)
         .target(name: "ICE", dependencies: ["STUN", "SDP"], swiftSettings: strict),
 
+        // MARK: I/O drivers (SwiftNIO)
+        .target(
+            name: "ICETransport",
+            dependencies: [
+                "ICE", "STUN", "SDP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
         // MARK: Tools
         .executableTarget(
             name: "rtc",
             dependencies: [
-                "SDP", "STUN",
+                "SDP", "STUN", "ICETransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
@@ -56,6 +74,15 @@ let package = Package(
         .testTarget(name: "SDPTests", dependencies: ["SDP"], swiftSettings: strict),
         .testTarget(name: "STUNTests", dependencies: ["STUN", "COpenSSL"], swiftSettings: strict),
         .testTarget(name: "ICETests", dependencies: ["ICE"], swiftSettings: strict),
+        .testTarget(
+            name: "ICETransportTests",
+            dependencies: [
+                "ICETransport", "ICE", "STUN", "SDP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(name: "RTCToolTests", dependencies: ["rtc", "SDP"], swiftSettings: strict),
         .testTarget(
             name: "SystemLibrariesTests",

@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# Installs what building and testing need, or says exactly how to.
-# Debian/Ubuntu: apt-get when run as root, otherwise the command to run.
-# macOS: the Homebrew command. Swift itself must already be on PATH.
+# Installs what building (`setup.sh`) or testing (`setup.sh test`) needs, or
+# says exactly how to. Debian/Ubuntu: apt-get when run as root, otherwise the
+# command to run. macOS: the Homebrew command. Swift must already be on PATH.
 set -euo pipefail
 
-apt_packages=(libssl-dev libusrsctp-dev pkg-config iproute2)
+mode=${1:-build}
+apt_packages=(libssl-dev libusrsctp-dev pkg-config)
 brew_packages=(openssl@3 libusrsctp pkg-config)
+# The tests also need: `ip` for the loopback-only namespace, coturn as a STUN
+# server to gather against, and aioice (PyPI) as a foreign ICE agent.
+if [ "$mode" = test ]; then
+    apt_packages+=(iproute2 coturn python3 python3-pip)
+    brew_packages+=(coturn)
+fi
 
 if ! command -v swift >/dev/null 2>&1; then
     echo "setup: Swift 6.2 or later is not on PATH; install it from https://www.swift.org/install/" >&2
@@ -18,16 +25,18 @@ Linux)
     for package in "${apt_packages[@]}"; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
     done
-    [ ${#missing[@]} -eq 0 ] && exit 0
-    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "setup: installing ${missing[*]}"
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq
-        apt-get install -y -qq "${missing[@]}"
-    else
-        echo "setup: missing system packages; run:" >&2
-        echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
-        exit 1
+    if [ ${#missing[@]} -gt 0 ]; then
+        if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+            echo "setup: installing ${missing[*]}"
+            export DEBIAN_FRONTEND=noninteractive
+            apt-get update -qq
+            # coturn's package would start a server at boot; the tests start their own.
+            apt-get install -y -qq --no-install-recommends "${missing[@]}"
+        else
+            echo "setup: missing system packages; run:" >&2
+            echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+            exit 1
+        fi
     fi
     ;;
 Darwin)
@@ -41,3 +50,14 @@ Darwin)
     done
     ;;
 esac
+
+# aioice for the ICE interop tests, into the python3 the tests run (or $RTC_PYTHON).
+if [ "$mode" = test ]; then
+    python=${RTC_PYTHON:-python3}
+    if ! "$python" -c 'import aioice' 2>/dev/null; then
+        echo "setup: installing aioice 0.13 for $python"
+        "$python" -m pip install --quiet 'aioice==0.13.*' 2>/dev/null \
+            || "$python" -m pip install --quiet --break-system-packages 'aioice==0.13.*' \
+            || { echo "setup: could not install aioice; run: $python -m pip install 'aioice==0.13.*'" >&2; exit 1; }
+    fi
+fi

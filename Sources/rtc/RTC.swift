@@ -6,6 +6,6 @@ struct RTC: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rtc",
         abstract: "A WebRTC data-channel stack in Swift: codecs, peers and tools.",
-        subcommands: [SDPCommand.self, STUNCommand.self]
+        subcommands: [SDPCommand.self, STUNCommand.self, STUNServerCommand.self]
     )
 }

@@ -83,7 +83,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "RTCToolTests", dependencies: ["rtc", "SDP"], swiftSettings: strict),
+        .testTarget(name: "RTCToolTests", dependencies: ["rtc", "SDP", "STUN"], swiftSettings: strict),
         .testTarget(
             name: "SystemLibrariesTests",
             dependencies: ["COpenSSL", "COpenSSLShim", "CUsrsctp"],

@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "STUN", targets: ["STUN"]),
         .library(name: "ICE", targets: ["ICE"]),
         .library(name: "ICETransport", targets: ["ICETransport"]),
+        .library(name: "DataChannel", targets: ["DataChannel"]),
         .executable(name: "rtc", targets: ["rtc"]),
     ],
     dependencies: [
@@ -45,6 +46,7 @@ let package = Package(
 
         // MARK: Protocol state machines (sans-IO: bytes and time in, bytes, events and deadlines out)
         .target(name: "ICE", dependencies: ["STUN", "SDP"], swiftSettings: strict),
+        .target(name: "DataChannel", swiftSettings: strict),
 
         // MARK: I/O drivers (SwiftNIO)
         .target(
@@ -74,6 +76,7 @@ let package = Package(
         .testTarget(name: "SDPTests", dependencies: ["SDP"], swiftSettings: strict),
         .testTarget(name: "STUNTests", dependencies: ["STUN", "COpenSSL"], swiftSettings: strict),
         .testTarget(name: "ICETests", dependencies: ["ICE"], swiftSettings: strict),
+        .testTarget(name: "DataChannelTests", dependencies: ["DataChannel"], swiftSettings: strict),
         .testTarget(
             name: "ICETransportTests",
             dependencies: [

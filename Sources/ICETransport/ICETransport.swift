@@ -230,6 +230,16 @@ public final class ICETransport: Sendable {
         try await onLoop { core in try core.sendApplicationData(payloads) }
     }
 
+    /// Sends datagrams over the selected pair from code already running on ``eventLoop`` (such as
+    /// the DTLS layer answering inside ``ICETransportConfiguration/onApplicationData``), without
+    /// the hop and the suspension of ``send(contentsOf:)``.
+    /// - Precondition: the caller is on ``eventLoop``.
+    /// - Throws: ``ICETransportError/noSelectedPair`` or ``ICETransportError/closed``.
+    public func sendOnEventLoop(_ payloads: [ByteBuffer]) throws {
+        eventLoop.preconditionInEventLoop()
+        try core.value.sendApplicationData(payloads)
+    }
+
     /// The agent's and the driver's counters and the sockets' facts.
     public func statistics() async throws -> ICETransportStatistics {
         try await onLoop { $0.statistics }

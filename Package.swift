@@ -15,7 +15,10 @@ let package = Package(
         .library(name: "STUN", targets: ["STUN"]),
         .library(name: "ICE", targets: ["ICE"]),
         .library(name: "ICETransport", targets: ["ICETransport"]),
+        .library(name: "DTLS", targets: ["DTLS"]),
+        .library(name: "SCTP", targets: ["SCTP"]),
         .library(name: "DataChannel", targets: ["DataChannel"]),
+        .library(name: "WebRTC", targets: ["WebRTC"]),
         .executable(name: "rtc", targets: ["rtc"]),
     ],
     dependencies: [
@@ -46,6 +49,8 @@ let package = Package(
 
         // MARK: Protocol state machines (sans-IO: bytes and time in, bytes, events and deadlines out)
         .target(name: "ICE", dependencies: ["STUN", "SDP"], swiftSettings: strict),
+        .target(name: "DTLS", dependencies: ["COpenSSL", "COpenSSLShim", "SDP"], swiftSettings: strict),
+        .target(name: "SCTP", dependencies: ["CUsrsctp"], swiftSettings: strict),
         .target(name: "DataChannel", swiftSettings: strict),
 
         // MARK: I/O drivers (SwiftNIO)
@@ -55,6 +60,19 @@ let package = Package(
                 "ICE", "STUN", "SDP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // MARK: The umbrella: the layers composed over the I/O drivers
+        .target(
+            name: "WebRTC",
+            dependencies: [
+                "SDP", "STUN", "ICE", "ICETransport", "DTLS", "SCTP", "DataChannel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -76,11 +94,22 @@ let package = Package(
         .testTarget(name: "SDPTests", dependencies: ["SDP"], swiftSettings: strict),
         .testTarget(name: "STUNTests", dependencies: ["STUN", "COpenSSL"], swiftSettings: strict),
         .testTarget(name: "ICETests", dependencies: ["ICE"], swiftSettings: strict),
+        .testTarget(name: "DTLSTests", dependencies: ["DTLS", "SDP"], swiftSettings: strict),
+        .testTarget(name: "SCTPTests", dependencies: ["SCTP"], swiftSettings: strict),
         .testTarget(name: "DataChannelTests", dependencies: ["DataChannel"], swiftSettings: strict),
         .testTarget(
             name: "ICETransportTests",
             dependencies: [
                 "ICETransport", "ICE", "STUN", "SDP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "WebRTCTests",
+            dependencies: [
+                "WebRTC", "ICE", "ICETransport", "DTLS", "SCTP", "DataChannel", "SDP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -1,0 +1,133 @@
+import DTLS
+import DataChannel
+import Foundation
+import SDP
+import Testing
+@testable import WebRTC
+
+/// Two ``DataChannelTransport``s joined by an in-memory datagram pipe with seeded loss: no
+/// sockets, one thread.
+///
+/// Time is the real monotonic clock, not a virtual one: usrsctp reads its own clock for RTT,
+/// retransmission age and partial-reliability lifetimes, so time that ran ahead of the real clock
+/// would stall its loss recovery. Idle stretches sleep until the next deadline.
+final class InMemoryPair {
+    let client: DataChannelTransport
+    let server: DataChannelTransport
+    private(set) var now: ContinuousClock.Instant
+    let start: ContinuousClock.Instant
+    var lossRate: Double
+    private var random: SplitMix64
+    /// Events each side emitted, in order.
+    private(set) var clientEvents: [DataChannelTransportEvent] = []
+    private(set) var serverEvents: [DataChannelTransportEvent] = []
+    private(set) var datagramsDropped = 0
+    private(set) var largestDatagram = 0
+
+    static let clientCertificate = try? DTLSCertificate.generate()
+    static let serverCertificate = try? DTLSCertificate.generate()
+
+    struct MissingCertificate: Error {}
+
+    init(
+        lossRate: Double = 0, seed: UInt64 = 1,
+        clientConfiguration: DataChannelTransportConfiguration = DataChannelTransportConfiguration(),
+        serverConfiguration: DataChannelTransportConfiguration = DataChannelTransportConfiguration(),
+        serverFingerprintsSeenByClient: [Fingerprint]? = nil
+    ) throws {
+        guard let clientCertificate = Self.clientCertificate, let serverCertificate = Self.serverCertificate else {
+            throw MissingCertificate()
+        }
+        start = .now
+        now = start
+        self.lossRate = lossRate
+        random = SplitMix64(seed: seed)
+        client = try DataChannelTransport(
+            role: .client, certificate: clientCertificate,
+            remoteFingerprints: serverFingerprintsSeenByClient ?? [serverCertificate.fingerprint()],
+            configuration: clientConfiguration, now: now)
+        server = try DataChannelTransport(
+            role: .server, certificate: serverCertificate, remoteFingerprints: [clientCertificate.fingerprint()],
+            configuration: serverConfiguration, now: now)
+        client.start(now: now)
+        server.start(now: now)
+    }
+
+    var elapsed: Duration { start.duration(to: now) }
+
+    /// Moves datagrams and runs timers until `condition` holds or `limit` passed. Returns
+    /// whether the condition held.
+    @discardableResult
+    func run(until condition: () -> Bool, limit: Duration = .seconds(30)) -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            now = .now
+            drainEvents()
+            if condition() { return true }
+            if exchange() { continue }
+            // Nothing in flight: sleep until the earliest deadline, then run the timers.
+            let next = [client.nextTimeout, server.nextTimeout, deadline].compactMap { $0 }.min() ?? deadline
+            let wait = ContinuousClock.now.duration(to: next)
+            if wait > .zero {
+                Thread.sleep(forTimeInterval: Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18)
+            }
+            now = .now
+            client.handleTimeout(now: now)
+            server.handleTimeout(now: now)
+        }
+        drainEvents()
+        return condition()
+    }
+
+    /// Delivers every queued datagram in both directions once; returns whether any moved.
+    private func exchange() -> Bool {
+        var moved = false
+        while let datagram = client.pollTransmit() {
+            moved = true
+            deliver(datagram, to: server)
+        }
+        while let datagram = server.pollTransmit() {
+            moved = true
+            deliver(datagram, to: client)
+        }
+        return moved
+    }
+
+    private func deliver(_ datagram: [UInt8], to transport: DataChannelTransport) {
+        largestDatagram = max(largestDatagram, datagram.count)
+        if lossRate > 0, Double(random.next() % 1_000_000) / 1_000_000 < lossRate {
+            datagramsDropped += 1
+            return
+        }
+        datagram.withUnsafeBytes { transport.handleDatagram($0, now: now) }
+    }
+
+    private func drainEvents() {
+        while let event = client.pollEvent() { clientEvents.append(event) }
+        while let event = server.pollEvent() { serverEvents.append(event) }
+    }
+
+    /// Both sides' SCTP associations are up.
+    var connected: Bool {
+        clientEvents.contains(.connected) && serverEvents.contains(.connected)
+    }
+
+    func messages(_ side: KeyPath<InMemoryPair, [DataChannelTransportEvent]>, on id: UInt16) -> [DataChannelMessage] {
+        self[keyPath: side].compactMap { event in
+            if case let .message(messageID, message) = event, messageID == id { message } else { nil }
+        }
+    }
+}
+
+/// A small deterministic generator so test inputs are the same on every run.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -8,7 +8,7 @@ SECONDS ?= 60
 
 RTC_RELEASE := .build/release/rtc
 
-.PHONY: all setup build test demo fuzz fuzz-build clean
+.PHONY: all setup build test demo fuzz fuzz-build bench-codecs clean
 
 all: build
 
@@ -32,6 +32,11 @@ fuzz-build: setup
 
 fuzz: fuzz-build
 	Fuzz/run.sh $(TARGET) $(SECONDS)
+
+# Codec micro-benchmarks (wall time, instructions, mallocs per operation); a
+# separate package, so its first build takes several minutes.
+bench-codecs: setup
+	cd Benchmarks && $(SWIFT) package benchmark --no-progress
 
 clean:
 	rm -rf .build Fuzz/.build Benchmarks/.build

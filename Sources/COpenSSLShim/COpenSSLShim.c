@@ -8,6 +8,8 @@ long rtc_SSL_set_mode(SSL *ssl, long mode) { return SSL_set_mode(ssl, mode); }
 long rtc_SSL_set_mtu(SSL *ssl, long mtu) { return SSL_set_mtu(ssl, mtu); }
 long rtc_DTLS_set_link_mtu(SSL *ssl, long mtu) { return DTLS_set_link_mtu(ssl, mtu); }
 long rtc_SSL_OP_NO_QUERY_MTU(void) { return (long)SSL_OP_NO_QUERY_MTU; }
+uint64_t rtc_SSL_OP_NO_TICKET(void) { return SSL_OP_NO_TICKET; }
+uint64_t rtc_SSL_OP_NO_RENEGOTIATION(void) { return SSL_OP_NO_RENEGOTIATION; }
 
 int rtc_DTLSv1_get_timeout(SSL *ssl, long *seconds, long *microseconds) {
     struct timeval tv = {0, 0};

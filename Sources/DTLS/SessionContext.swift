@@ -17,12 +17,6 @@ enum SessionContext {
     ].joined(separator: ":")
     /// Key-exchange groups, in preference order.
     static let groupList = "X25519:P-256"
-    /// `SSL_OP_NO_TICKET` (`SSL_OP_BIT(14)` in ssl.h; a function-like macro
-    /// Swift cannot import): no session tickets, WebRTC never resumes.
-    static let optionNoTicket: UInt64 = 1 << 14
-    /// `SSL_OP_NO_RENEGOTIATION` (`SSL_OP_BIT(30)`): refuse renegotiation,
-    /// which WebRTC never uses.
-    static let optionNoRenegotiation: UInt64 = 1 << 30
 
     static func make(certificate: OpaquePointer, key: OpaquePointer) throws(DTLSError) -> OpaquePointer {
         ERR_clear_error()
@@ -35,7 +29,8 @@ enum SessionContext {
         let version = Int32(DTLS1_2_VERSION)
         // RFC 6347 §4.1.1.1: we handle the path MTU ourselves (SSL_set_mtu
         // per session); OpenSSL must not query a socket it does not have.
-        let options = UInt64(rtc_SSL_OP_NO_QUERY_MTU()) | optionNoTicket | optionNoRenegotiation
+        // No session tickets and no renegotiation: WebRTC never resumes or renegotiates.
+        let options = UInt64(rtc_SSL_OP_NO_QUERY_MTU()) | rtc_SSL_OP_NO_TICKET() | rtc_SSL_OP_NO_RENEGOTIATION()
         // OpenSSL reads whole datagrams for DTLS; read-ahead keeps a datagram
         // holding several records in one read.
         guard rtc_SSL_CTX_set_min_proto_version(context, version) == 1,

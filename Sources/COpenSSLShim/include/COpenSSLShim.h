@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
+#include <stdint.h>
 
 /// The OPENSSL_VERSION_NUMBER the shim was compiled against.
 unsigned long rtc_OPENSSL_VERSION_NUMBER(void);
@@ -19,6 +20,8 @@ long rtc_SSL_set_mode(SSL *ssl, long mode);
 long rtc_SSL_set_mtu(SSL *ssl, long mtu);
 long rtc_DTLS_set_link_mtu(SSL *ssl, long mtu);
 long rtc_SSL_OP_NO_QUERY_MTU(void);
+uint64_t rtc_SSL_OP_NO_TICKET(void);
+uint64_t rtc_SSL_OP_NO_RENEGOTIATION(void);
 /// Fills *seconds / *microseconds and returns 1 when a DTLS timer is running.
 int rtc_DTLSv1_get_timeout(SSL *ssl, long *seconds, long *microseconds);
 long rtc_DTLSv1_handle_timeout(SSL *ssl);

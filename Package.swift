@@ -82,10 +82,11 @@ let package = Package(
         .executableTarget(
             name: "rtc",
             dependencies: [
-                "SDP", "STUN", "ICETransport",
+                "SDP", "STUN", "ICETransport", "DataChannel", "WebRTC", "COpenSSL",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

@@ -24,6 +24,13 @@ public enum ICEHostAddressPolicy: Sendable, Hashable {
         var scopeID: UInt32
     }
 
+    /// The local addresses this policy selects now, in interface order: what an
+    /// ``ICETransport`` started with it would bind (tools use it to fall back to ``loopback``
+    /// on a host with no other interface up).
+    public func addresses() throws -> [IPAddress] {
+        try bindings().map(\.address.ip)
+    }
+
     /// The addresses to bind (port 0), without duplicates, in interface order.
     ///
     /// Interfaces come from the kernel (`getifaddrs` through NIO's `System.enumerateDevices()`),

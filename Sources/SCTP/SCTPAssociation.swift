@@ -30,7 +30,7 @@
 //
 // Timers. `usrsctp_handle_timers(elapsed ms)` is process-wide. Whichever association gets `handleTimeout(now:)`
 // advances it by the wall milliseconds elapsed since the last advance, computed from the `now` values passed in
-// (monotonic; a `now` not later than the last advance is ignored; we never read a clock). Output produced for
+// (monotonic; we never read a clock; a `now` earlier than the last advance comes from another clock, such as a test's virtual one, and becomes the new reference). Output produced for
 // other associations lands in their mailboxes; they find it on their next call. usrsctp exposes no next-timer
 // deadline, so `nextTimeout` is `lastNow + timerTick` while the association is alive: added latency for output
 // caused by another association's timer step is at most one `timerTick` (10 ms). An optional `onPendingOutput`

@@ -276,7 +276,13 @@ final class USRSCTPStack: @unchecked Sendable {
             lastTimerAdvance = now
             return
         }
-        guard now > last else { return }
+        guard now >= last else {
+            // A `now` before the last advance comes from another clock (a test's virtual clock
+            // ran ahead of the real one): take it as the new reference instead of freezing every
+            // association's timers until the earlier clock catches up.
+            lastTimerAdvance = now
+            return
+        }
         let elapsed = last.duration(to: now)
         let (seconds, attoseconds) = elapsed.components
         let milliseconds = seconds.multipliedReportingOverflow(by: 1000)

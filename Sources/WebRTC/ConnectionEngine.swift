@@ -2,7 +2,9 @@ import DTLS
 import DataChannel
 import ICE
 import ICETransport
+import NIOConcurrencyHelpers
 import NIOCore
+import SCTP
 import SDP
 
 /// A `Sendable` way to run code on a ``ConnectionEngine``'s event loop.
@@ -27,9 +29,12 @@ enum EngineEvent: Sendable {
     case connected
     /// The peer opened a channel.
     case remoteChannel(DataChannel)
-    /// The engine failed; everything is closed.
+    /// A channel created before the transport existed could not be opened on it (its id is in use
+    /// or out of range, or no id is left); the channel is closed.
+    case channelRefused(label: String, DataChannelTransportError)
+    /// The transport failed; every channel is closed.
     case failed(DataChannelTransportError)
-    /// The engine closed.
+    /// The transport closed (by us or by the peer); every channel is closed.
     case closed
 }
 
@@ -37,20 +42,34 @@ enum EngineEvent: Sendable {
 /// ICE's DTLS hook go in, DTLS datagrams go out over the selected pair, one timer serves every
 /// deadline, and each ``DataChannel`` object gets its messages and events.
 ///
+/// The engine exists before the transport does: a peer connection creates it at once, so that
+/// channels created before the offer/answer exchange have an engine to belong to. Such channels
+/// wait (``DataChannelState/connecting``, no id for in-band ones) until ``attach(transport:maximumMessageSize:)``
+/// opens them on the new transport in creation order.
+///
 /// Everything here runs on ``eventLoop`` (confined through `NIOLoopBound`), so nothing is locked;
 /// the channel snapshots that other threads read are updated from here.
 final class ConnectionEngine {
+    /// Engines alive in this process: the release tests check that closing frees every one.
+    static let liveCount = NIOLockedValueBox(0)
+
     let eventLoop: any EventLoop
     private(set) var isClosed = false
-    private let ice: ICETransport
-    private let transport: DataChannelTransport
+    private var ice: ICETransport?
+    private var transport: DataChannelTransport?
     private let onEvent: @Sendable (EngineEvent) -> Void
+    /// What ``DataChannel/maxMessageSize`` reports: ours until the peer's is known.
+    private var maximumMessageSize: Int
     private var endpoints: [UInt16: Endpoint] = [:]
+    /// Channels created before the transport existed, in creation order.
+    private var pending: [Endpoint] = []
     /// Channels whose buffered amount may have changed since the snapshots were refreshed.
     private var touched: Set<UInt16> = []
     private var timer: Scheduled<Void>?
     private var timerDeadline: ContinuousClock.Instant?
     private var handle: EngineHandle?
+    /// The transport's counters when it was released, for statistics after close.
+    private var finalCounters: (sctp: SCTPStatistics, dtls: DTLSStatistics?, totals: DataChannelStatistics)?
 
     /// The loop side of one ``DataChannel``.
     private struct Endpoint {
@@ -61,14 +80,17 @@ final class ConnectionEngine {
         var waiting: [(message: DataChannelMessage, continuation: CheckedContinuation<Result<Void, DataChannelSendError>, Never>)] = []
     }
 
-    init(
-        eventLoop: any EventLoop, ice: ICETransport, transport: DataChannelTransport,
-        onEvent: @escaping @Sendable (EngineEvent) -> Void
-    ) {
+    /// An engine with neither ICE nor a transport yet; `maximumMessageSize` is our
+    /// `a=max-message-size`, reported by channels until the peer's is known.
+    init(eventLoop: any EventLoop, maximumMessageSize: Int, onEvent: @escaping @Sendable (EngineEvent) -> Void) {
         self.eventLoop = eventLoop
-        self.ice = ice
-        self.transport = transport
+        self.maximumMessageSize = maximumMessageSize
         self.onEvent = onEvent
+        Self.liveCount.withLockedValue { $0 += 1 }
+    }
+
+    deinit {
+        Self.liveCount.withLockedValue { $0 -= 1 }
     }
 
     /// The `Sendable` handle channels use; made once, on the loop.
@@ -81,32 +103,81 @@ final class ConnectionEngine {
 
     // MARK: Input
 
+    /// The ICE transport DTLS datagrams leave through.
+    func attach(ice: ICETransport) {
+        guard !isClosed else { return }
+        self.ice = ice
+    }
+
+    /// The transport, once the DTLS role is known: opens the channels created so far on it, in
+    /// creation order. `maximumMessageSize` is the smaller of ours and the peer's (RFC 8841 §6).
+    func attach(transport: DataChannelTransport, maximumMessageSize: Int) {
+        guard !isClosed, self.transport == nil else { return }
+        self.transport = transport
+        self.maximumMessageSize = maximumMessageSize
+        for endpoint in endpoints.values {
+            endpoint.channel.snapshot.withLockedValue { $0.maxMessageSize = maximumMessageSize }
+        }
+        let waiting = pending
+        pending = []
+        for endpoint in waiting {
+            endpoint.channel.snapshot.withLockedValue { $0.maxMessageSize = maximumMessageSize }
+            do {
+                let id = try transport.openChannel(endpoint.channel.parameters, now: .now)
+                let threshold = endpoint.channel.snapshot.withLockedValue { snapshot in
+                    snapshot.id = id
+                    return snapshot.bufferedAmountLowThreshold
+                }
+                transport.setBufferedAmountLowThreshold(threshold, for: id)
+                endpoints[id] = endpoint
+            } catch {
+                onEvent(.channelRefused(label: endpoint.channel.label, error))
+                finish(endpoint)
+            }
+        }
+        afterInput()
+    }
+
     /// Starts DTLS once ICE has selected a pair (the client sends its ClientHello).
     func start() {
+        guard let transport else { return }
         transport.start(now: .now)
         afterInput()
     }
 
     /// A datagram from ICE's RFC 7983 demultiplexer: DTLS.
     func receive(_ datagram: ByteBuffer) {
-        guard !isClosed else { return }
+        guard !isClosed, let transport else { return }
         datagram.withUnsafeReadableBytes { transport.handleDatagram($0, now: .now) }
         afterInput()
     }
 
-    /// Opens a channel and returns its object (state `connecting` until the peer acknowledges).
+    /// Creates a channel and returns its object (state `connecting` until the peer acknowledges).
+    /// Before the transport exists the channel waits for it, without an id unless negotiated.
     func openChannel(_ parameters: DataChannelParameters) throws(DataChannelTransportError) -> DataChannel {
+        guard !isClosed else { throw DataChannelTransportError(.closed) }
+        guard let transport else {
+            var waiting = parameters
+            // W3C: an in-band channel's id is chosen by the transport (RFC 8832 §6 parity).
+            if !waiting.negotiated { waiting.id = nil }
+            let endpoint = makeEndpoint(parameters: waiting)
+            pending.append(endpoint)
+            return endpoint.channel
+        }
         let id = try transport.openChannel(parameters, now: .now)
-        let channel = makeChannel(id: id, parameters: transport.parameters(of: id) ?? parameters)
+        var opened = transport.parameters(of: id) ?? parameters
+        opened.id = id
+        let endpoint = makeEndpoint(parameters: opened)
+        endpoints[id] = endpoint
         afterInput()
-        return channel
+        return endpoint.channel
     }
 
     func send(
         _ message: DataChannelMessage, on id: UInt16,
         suspending continuation: CheckedContinuation<Result<Void, DataChannelSendError>, Never>
     ) {
-        guard endpoints[id] != nil else {
+        guard endpoints[id] != nil, let transport else {
             continuation.resume(returning: .failure(DataChannelSendError(.notOpen)))
             return
         }
@@ -125,26 +196,50 @@ final class ConnectionEngine {
         return sendNow(message, on: id)
     }
 
-    func setBufferedAmountLowThreshold(_ threshold: Int, for id: UInt16) {
-        transport.setBufferedAmountLowThreshold(threshold, for: id)
+    /// Applies a channel's threshold (kept in its snapshot until the channel has an id).
+    func setBufferedAmountLowThreshold(_ threshold: Int, for channel: DataChannel) {
+        guard let id = channel.id, endpoints[id]?.channel === channel else { return }
+        transport?.setBufferedAmountLowThreshold(threshold, for: id)
     }
 
-    func closeChannel(_ id: UInt16) {
+    /// Closes a channel: by a stream reset once it is on the transport, at once while it waits.
+    func closeChannel(_ channel: DataChannel) {
+        if let index = pending.firstIndex(where: { $0.channel === channel }) {
+            finish(pending.remove(at: index))
+            return
+        }
+        guard let id = channel.id, endpoints[id]?.channel === channel, let transport else { return }
         transport.closeChannel(id, now: .now)
         afterInput()
     }
 
-    /// Closes DTLS and SCTP and every channel.
+    /// Closes DTLS and SCTP and every channel, and lets go of the transport and ICE.
     func close() {
         guard !isClosed else { return }
-        transport.close(now: .now)
+        transport?.close(now: .now)
         afterInput()
         finish()
+    }
+
+    // MARK: Statistics
+
+    /// Per-channel counters (channels not closed), totals, and the transport's SCTP and DTLS counters.
+    func statistics() -> (channels: [PeerConnectionStatistics.Channel], totals: DataChannelStatistics, sctp: SCTPStatistics?, dtls: DTLSStatistics?) {
+        var channels = pending.map { PeerConnectionStatistics.Channel($0.channel, counters: DataChannelStatistics()) }
+        for id in endpoints.keys.sorted() {
+            guard let endpoint = endpoints[id] else { continue }
+            channels.append(.init(endpoint.channel, counters: transport?.statistics(of: id) ?? DataChannelStatistics()))
+        }
+        if let transport {
+            return (channels, transport.channelTotals, transport.sctpStatistics, transport.dtlsStatistics)
+        }
+        return (channels, finalCounters?.totals ?? DataChannelStatistics(), finalCounters?.sctp, finalCounters?.dtls)
     }
 
     // MARK: Driving
 
     private func sendNow(_ message: DataChannelMessage, on id: UInt16) -> Result<Void, DataChannelSendError> {
+        guard let transport else { return .failure(DataChannelSendError(.connectionClosed)) }
         do {
             try transport.send(message, on: id, now: .now)
             touched.insert(id)
@@ -160,7 +255,7 @@ final class ConnectionEngine {
         var moved = true
         while moved && !isClosed {
             moved = flushTransmits()
-            while let event = transport.pollEvent() {
+            while let event = transport?.pollEvent() {
                 moved = true
                 handle(event)
             }
@@ -172,13 +267,13 @@ final class ConnectionEngine {
 
     private func flushTransmits() -> Bool {
         var datagrams: [ByteBuffer] = []
-        while let datagram = transport.pollTransmit() {
+        while let datagram = transport?.pollTransmit() {
             datagrams.append(ByteBuffer(bytes: datagram))
         }
         guard !datagrams.isEmpty else { return false }
         // Before ICE selects a pair (or after it closed) the datagrams are lost; DTLS retransmits
         // its handshake and SCTP its data, as over any lossy path.
-        try? ice.sendOnEventLoop(datagrams)
+        try? ice?.sendOnEventLoop(datagrams)
         return true
     }
 
@@ -190,7 +285,11 @@ final class ConnectionEngine {
         case let .remoteChannelOpened(id, parameters):
             // Announced first; its `open` follows with ``DataChannelTransportEvent/channelOpened(id:)``,
             // as browsers fire `datachannel` and then the channel's `open`.
-            onEvent(.remoteChannel(makeChannel(id: id, parameters: parameters)))
+            var opened = parameters
+            opened.id = id
+            let endpoint = makeEndpoint(parameters: opened)
+            endpoints[id] = endpoint
+            onEvent(.remoteChannel(endpoint.channel))
         case let .message(id, message): endpoints[id]?.messages.yield(message)
         case .bufferedAmountLow(let id): endpoints[id]?.events.yield(.bufferedAmountLow)
         case .channelClosing(let id): setState(.closing, of: id, event: .closing)
@@ -207,6 +306,7 @@ final class ConnectionEngine {
     /// Sends suspended messages once their channel's queue drained to the low-water mark, up to
     /// the high-water mark, resuming their senders in order.
     private func resumeWaitingSends() -> Bool {
+        guard let transport else { return false }
         var moved = false
         for id in endpoints.keys where endpoints[id]?.waiting.isEmpty == false {
             guard transport.bufferedAmount(of: id) <= DataChannel.lowWaterMark else { continue }
@@ -220,6 +320,7 @@ final class ConnectionEngine {
     }
 
     private func refreshSnapshots() {
+        guard let transport else { return }
         for id in touched {
             let amount = transport.bufferedAmount(of: id)
             endpoints[id]?.channel.snapshot.withLockedValue { $0.bufferedAmount = amount }
@@ -228,7 +329,7 @@ final class ConnectionEngine {
     }
 
     private func armTimer() {
-        guard !isClosed, let deadline = transport.nextTimeout else {
+        guard !isClosed, let deadline = transport?.nextTimeout else {
             timer?.cancel()
             timer = nil
             timerDeadline = nil
@@ -237,11 +338,10 @@ final class ConnectionEngine {
         guard deadline != timerDeadline else { return }
         timer?.cancel()
         timerDeadline = deadline
-        let delay = ContinuousClock.now.duration(to: deadline)
-        let nanoseconds = max(0, delay.components.seconds * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000)
-        timer = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(nanoseconds)) { [self] in
+        let delay = max(.zero, ContinuousClock.now.duration(to: deadline))
+        timer = eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(delay)) { [self] in
             timerDeadline = nil
-            guard !isClosed else { return }
+            guard !isClosed, let transport else { return }
             transport.handleTimeout(now: .now)
             afterInput()
         }
@@ -249,12 +349,13 @@ final class ConnectionEngine {
 
     // MARK: Channels
 
-    private func makeChannel(id: UInt16, parameters: DataChannelParameters) -> DataChannel {
+    private func makeEndpoint(parameters: DataChannelParameters) -> Endpoint {
         let (messages, messageContinuation) = AsyncStream.makeStream(of: DataChannelMessage.self)
         let (events, eventContinuation) = AsyncStream.makeStream(of: DataChannelEvent.self)
-        let channel = DataChannel(id: id, parameters: parameters, engine: makeHandle(), messages: messages, events: events)
-        endpoints[id] = Endpoint(channel: channel, messages: messageContinuation, events: eventContinuation)
-        return channel
+        let channel = DataChannel(
+            parameters: parameters, maxMessageSize: maximumMessageSize, engine: makeHandle(), messages: messages,
+            events: events)
+        return Endpoint(channel: channel, messages: messageContinuation, events: eventContinuation)
     }
 
     private func setState(_ state: DataChannelState, of id: UInt16, event: DataChannelEvent) {
@@ -266,6 +367,11 @@ final class ConnectionEngine {
     private func closeEndpoint(_ id: UInt16) {
         guard let endpoint = endpoints.removeValue(forKey: id) else { return }
         touched.remove(id)
+        finish(endpoint)
+    }
+
+    /// Marks a channel closed, fails its suspended sends and finishes its streams.
+    private func finish(_ endpoint: Endpoint) {
         endpoint.channel.snapshot.withLockedValue {
             $0.readyState = .closed
             $0.bufferedAmount = 0
@@ -283,9 +389,22 @@ final class ConnectionEngine {
         for id in Array(endpoints.keys) {
             closeEndpoint(id)
         }
+        for endpoint in pending {
+            finish(endpoint)
+        }
+        pending = []
         isClosed = true
         timer?.cancel()
         timer = nil
+        if let transport {
+            finalCounters = (transport.sctpStatistics, transport.dtlsStatistics, transport.channelTotals)
+        }
+        // Letting go of the transport releases the SCTP association (an abort if it is still up)
+        // and the DTLS session now, even while the application still holds channel objects.
+        transport = nil
+        ice = nil
+        // The handle refers to this engine: dropping it breaks that cycle (channels keep theirs).
+        handle = nil
     }
 }
 

@@ -65,10 +65,8 @@ public final class DataChannel: Sendable {
     /// Queued bytes at or below which suspended sends resume.
     public static let lowWaterMark = 256 << 10
 
-    /// The stream id (RFC 8832 §6).
-    public let id: UInt16
-    /// The label, protocol, ordering and reliability the channel was opened with.
-    public let parameters: DataChannelParameters
+    /// The label, protocol, ordering and reliability the channel was created with.
+    private let createdParameters: DataChannelParameters
     /// Received messages, text and binary kept apart; finishes when the channel closes.
     /// Single consumer.
     public let messages: AsyncStream<DataChannelMessage>
@@ -80,25 +78,44 @@ public final class DataChannel: Sendable {
     let snapshot: NIOLockedValueBox<Snapshot>
 
     struct Snapshot {
+        var id: UInt16?
+        var maxMessageSize: Int
         var readyState: DataChannelState = .connecting
         var bufferedAmount = 0
         var bufferedAmountLowThreshold = 0
     }
 
     init(
-        id: UInt16, parameters: DataChannelParameters, engine: EngineHandle,
+        parameters: DataChannelParameters, maxMessageSize: Int, engine: EngineHandle,
         messages: AsyncStream<DataChannelMessage>, events: AsyncStream<DataChannelEvent>
     ) {
-        self.id = id
-        self.parameters = parameters
+        createdParameters = parameters
         self.engine = engine
         self.messages = messages
         self.events = events
-        snapshot = NIOLockedValueBox(Snapshot())
+        snapshot = NIOLockedValueBox(Snapshot(id: parameters.id, maxMessageSize: maxMessageSize))
+    }
+
+    /// The SCTP stream id (W3C `id`, RFC 8832 §6): `nil` for an in-band channel until the DTLS role
+    /// is known (the DTLS client takes even ids, the server odd ones); a negotiated channel's id
+    /// from the start.
+    public var id: UInt16? { snapshot.withLockedValue { $0.id } }
+
+    /// The label, protocol, ordering and reliability the channel was created with, and its
+    /// ``id`` once known.
+    public var parameters: DataChannelParameters {
+        var parameters = createdParameters
+        parameters.id = id
+        return parameters
     }
 
     /// The label (W3C `label`).
-    public var label: String { parameters.label }
+    public var label: String { createdParameters.label }
+
+    /// The largest message ``send(_:)-(DataChannelMessage)`` accepts, in bytes: the smaller of our
+    /// `a=max-message-size` and the peer's (RFC 8841 §6; the W3C `RTCSctpTransport.maxMessageSize`).
+    /// Before the peer's description is applied, ours.
+    public var maxMessageSize: Int { snapshot.withLockedValue { $0.maxMessageSize } }
 
     /// `connecting`, `open`, `closing` or `closed` (W3C `readyState`).
     public var readyState: DataChannelState { snapshot.withLockedValue { $0.readyState } }
@@ -114,13 +131,13 @@ public final class DataChannel: Sendable {
         set {
             let threshold = max(0, newValue)
             snapshot.withLockedValue { $0.bufferedAmountLowThreshold = threshold }
-            engine.execute { [id] engine in engine.setBufferedAmountLowThreshold(threshold, for: id) }
+            engine.execute { [self] engine in engine.setBufferedAmountLowThreshold(threshold, for: self) }
         }
     }
 
     /// Sends a message, suspending while the channel's queue is above ``highWaterMark``.
     public func send(_ message: DataChannelMessage) async throws(DataChannelSendError) {
-        let id = id
+        guard let id else { throw DataChannelSendError(.notOpen) }
         let result: Result<Void, DataChannelSendError> = await withCheckedContinuation { continuation in
             engine.execute { engine in
                 engine.send(message, on: id, suspending: continuation)
@@ -149,7 +166,7 @@ public final class DataChannel: Sendable {
     /// Sends without suspending: throws ``DataChannelSendError/Reason/bufferFull`` when the
     /// channel's bounded queue cannot take the message now.
     public func trySend(_ message: DataChannelMessage) async throws(DataChannelSendError) {
-        let id = id
+        guard let id else { throw DataChannelSendError(.notOpen) }
         let result: Result<Void, DataChannelSendError> = await withCheckedContinuation { continuation in
             engine.execute { engine in
                 continuation.resume(returning: engine.trySend(message, on: id))
@@ -160,8 +177,9 @@ public final class DataChannel: Sendable {
         try result.get()
     }
 
-    /// Closes the channel (RFC 8831 §6.7); ``events`` reports `closing`, then `closed`.
+    /// Closes the channel (RFC 8831 §6.7); ``events`` reports `closing`, then `closed` (only
+    /// `closed` for a channel that never reached the transport).
     public func close() {
-        engine.execute { [id] engine in engine.closeChannel(id) }
+        engine.execute { [self] engine in engine.closeChannel(self) }
     }
 }

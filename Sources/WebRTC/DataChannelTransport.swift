@@ -298,6 +298,14 @@ public final class DataChannelTransport {
     /// DTLS's counters: datagrams, records, drops, retransmissions.
     public var dtlsStatistics: DTLSStatistics? { (dtls as? OpenSSLDTLSSession)?.statistics }
 
+    /// The message and byte counters of channel `id`, or `nil` for an unknown (or closed) channel.
+    public func statistics(of id: UInt16) -> DataChannelStatistics? {
+        channels.statistics(of: id)
+    }
+
+    /// The message and byte counters of every channel the transport has carried, closed ones included.
+    public var channelTotals: DataChannelStatistics { channels.statistics.total }
+
     /// Messages waiting in front of SCTP for room in its send buffer.
     public var messagesWaitingForSCTP: Int { waitingForSCTP.count - waitingHead }
 

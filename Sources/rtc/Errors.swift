@@ -7,8 +7,21 @@ import ArgumentParser
 
 /// Writes one line to standard error.
 func printError(_ message: String) {
-    var line = message + "\n"
-    line.withUTF8 { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
+    writeFully(STDERR_FILENO, message + "\n")
+}
+
+/// Writes all of `text` to a file descriptor, unbuffered (so lines from several tasks never
+/// interleave inside a line, and nothing waits in a buffer when the process ends).
+func writeFully(_ descriptor: Int32, _ text: String) {
+    var text = text
+    text.withUTF8 { bytes in
+        var offset = 0
+        while offset < bytes.count {
+            let written = write(descriptor, bytes.baseAddress.map { $0 + offset }, bytes.count - offset)
+            if written <= 0 { return }  // the reader is gone: nothing left to tell it
+            offset += written
+        }
+    }
 }
 
 /// Runs `body`; on failure prints the error's one-line reason to standard

@@ -6,6 +6,7 @@ enum JSON: Sendable, Equatable {
     case bool(Bool)
     case integer(Int64)
     case unsigned(UInt64)
+    case double(Double)
     case string(String)
     case array([JSON])
     case object([(key: String, value: JSON)])
@@ -16,6 +17,7 @@ enum JSON: Sendable, Equatable {
         case let (.bool(a), .bool(b)): a == b
         case let (.integer(a), .integer(b)): a == b
         case let (.unsigned(a), .unsigned(b)): a == b
+        case let (.double(a), .double(b)): a == b
         case let (.string(a), .string(b)): a == b
         case let (.array(a), .array(b)): a == b
         case let (.object(a), .object(b)): a.elementsEqual(b) { $0.key == $1.key && $0.value == $1.value }
@@ -35,32 +37,51 @@ enum JSON: Sendable, Equatable {
         return output
     }
 
-    private func write(to output: inout String, indent: Int) {
+    /// The value on one line (JSON lines).
+    func compact() -> String {
+        var output = ""
+        write(to: &output, indent: nil)
+        return output
+    }
+
+    /// `indent` nil writes everything on one line.
+    private func write(to output: inout String, indent: Int?) {
         switch self {
         case .null: output += "null"
         case .bool(let value): output += value ? "true" : "false"
         case .integer(let value): output += String(value)
         case .unsigned(let value): output += String(value)
+        // JSON has no NaN or infinity.
+        case .double(let value): output += value.isFinite ? String(value) : "null"
         case .string(let value): JSON.writeQuoted(value, to: &output)
         case .array(let elements):
             writeContainer(elements, open: "[", close: "]", to: &output, indent: indent) { element, output in
-                element.write(to: &output, indent: indent + 2)
+                element.write(to: &output, indent: indent.map { $0 + 2 })
             }
         case .object(let members):
             writeContainer(members, open: "{", close: "}", to: &output, indent: indent) { member, output in
                 JSON.writeQuoted(member.key, to: &output)
-                output += ": "
-                member.value.write(to: &output, indent: indent + 2)
+                output += indent == nil ? ":" : ": "
+                member.value.write(to: &output, indent: indent.map { $0 + 2 })
             }
         }
     }
 
     private func writeContainer<Element>(
-        _ elements: [Element], open: String, close: String, to output: inout String, indent: Int,
+        _ elements: [Element], open: String, close: String, to output: inout String, indent: Int?,
         writeElement: (Element, inout String) -> Void
     ) {
         guard !elements.isEmpty else {
             output += open + close
+            return
+        }
+        guard let indent else {
+            output += open
+            for (index, element) in elements.enumerated() {
+                if index > 0 { output += "," }
+                writeElement(element, &output)
+            }
+            output += close
             return
         }
         let inner = String(repeating: " ", count: indent + 2)

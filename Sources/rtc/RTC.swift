@@ -2,10 +2,10 @@ import ArgumentParser
 
 /// The `rtc` command-line tool: the stack's codecs and, later, its peers, from a shell.
 @main
-struct RTC: ParsableCommand {
+struct RTC: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rtc",
         abstract: "A WebRTC data-channel stack in Swift: codecs, peers and tools.",
-        subcommands: [SDPCommand.self, STUNCommand.self, STUNServerCommand.self]
+        subcommands: [DemoCommand.self, BenchCommand.self, PeerCommand.self, SDPCommand.self, STUNCommand.self, STUNServerCommand.self]
     )
 }

@@ -4,13 +4,14 @@ import Glibc
 import Darwin
 #endif
 import ArgumentParser
+import Dispatch
 import ICETransport
 import NIOCore
 import NIOPosix
 import STUN
 
 /// `rtc stun-server`: a STUN binding server (RFC 8489) on UDP, until SIGINT or SIGTERM.
-struct STUNServerCommand: ParsableCommand {
+struct STUNServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stun-server",
         abstract: "Answer STUN binding requests (RFC 8489) on UDP until SIGINT or SIGTERM.",
@@ -30,38 +31,32 @@ struct STUNServerCommand: ParsableCommand {
     @Option(help: "The SOFTWARE attribute of responses; empty for none.")
     var software = "swift-webrtc rtc stun-server"
 
-    func run() throws {
-        // Block the signals before any thread starts so every thread inherits the mask and only
-        // `sigwait` below receives them.
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, SIGINT)
-        sigaddset(&signals, SIGTERM)
-        pthread_sigmask(SIG_BLOCK, &signals, nil)
-
+    func run() async throws {
+        // Signals are taken over before anything listens, so SIGINT/SIGTERM always end the
+        // server cleanly, whichever thread the kernel delivers them to.
+        let termination = TerminationSignal()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        defer { try? group.syncShutdownGracefully() }
         var services: [STUNBindingService] = []
         for address in listen {
             let service = try failing { () throws(ServerError) in
                 try start(address.value, group: group)
             }
             services.append(service)
-            print("listening on \(service.socket.localAddress)")
-            fflush(nil)  // all output streams: scripts wait for this line
+            // Scripts wait for this line: unbuffered.
+            writeFully(STDOUT_FILENO, "listening on \(service.socket.localAddress)\n")
         }
-        var received: Int32 = 0
-        sigwait(&signals, &received)
+        await termination.wait()
         for service in services {
-            let loop = group.next()
-            try? loop.makeFutureWithTask { await service.close() }.wait()
+            await service.close()
         }
+        try await group.shutdownGracefully()
     }
 
     private func start(_ address: TransportAddress, group: MultiThreadedEventLoopGroup) throws(ServerError) -> STUNBindingService {
         let software = software.isEmpty ? nil : software
         let logEvery = logEvery
         do {
+            // Binding is quick and happens once: waiting for it here keeps the error typed.
             return try group.next().makeFutureWithTask {
                 try await STUNBindingService.start(listeningOn: address, group: group, software: software, logEvery: logEvery)
             }.wait()
@@ -100,4 +95,32 @@ struct ListenAddress: ExpressibleByArgument {
     }
 
     var defaultValueDescription: String { value.description }
+}
+
+/// SIGINT and SIGTERM, taken over from their default action (which ends the process at once)
+/// and turned into something to await.
+final class TerminationSignal {
+    private let sources: [any DispatchSourceSignal]
+    private let stream: AsyncStream<Void>
+
+    init() {
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self)
+        self.stream = stream
+        sources = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { continuation.yield() }
+            source.resume()
+            return source
+        }
+    }
+
+    /// Returns at the first SIGINT or SIGTERM.
+    func wait() async {
+        for await _ in stream { return }
+    }
+
+    deinit {
+        for source in sources { source.cancel() }
+    }
 }

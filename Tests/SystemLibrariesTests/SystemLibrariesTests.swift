@@ -1,6 +1,7 @@
 import COpenSSL
 import COpenSSLShim
 import CUsrsctp
+import Foundation
 import Testing
 
 /// Proves that the system libraries and the C shim link and behave as the
@@ -46,8 +47,34 @@ struct SystemLibrariesTests {
         #expect(BIO_test_flags(bio, BIO_FLAGS_SHOULD_RETRY) != 0)
     }
 
-    @Test("usrsctp initialises and finishes in AF_CONN mode")
-    func usrsctpInitAndFinish() {
+    static let isolated = ProcessInfo.processInfo.environment["RTC_USRSCTP_ISOLATED"] == "1"
+
+    /// usrsctp is one stack per process, which the SCTP tests running in parallel use: tearing it
+    /// down here would pull it from under them. So the init-and-finish check runs in a process of
+    /// its own: this test binary again, filtered to ``usrsctpInitAndFinishInIsolation()``.
+    @Test(
+        "usrsctp initialises and finishes in AF_CONN mode (in a separate process)",
+        .enabled(if: !isolated && FileManager.default.fileExists(atPath: "/proc/self/exe"),
+                 "re-runs this test binary through /proc/self/exe (Linux)"))
+    func usrsctpInitAndFinish() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.arguments = ["--testing-library", "swift-testing", "--filter", "usrsctpInitAndFinishInIsolation"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["RTC_USRSCTP_ISOLATED": "1"]) { $1 }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(text)")
+        #expect(text.contains("1 test"), "the isolated test did not run: \(text)")
+    }
+
+    @Test(
+        "usrsctp init then finish (only in its own process)",
+        .enabled(if: isolated, "runs only in the separate process that usrsctpInitAndFinish starts"))
+    func usrsctpInitAndFinishInIsolation() {
         usrsctp_init_nothreads(0, nil, nil)
         // usrsctp_finish returns 0 once the stack is torn down (no sockets are open).
         #expect(usrsctp_finish() == 0)

@@ -1,0 +1,282 @@
+import ArgumentParser
+import DataChannel
+import Foundation
+import WebRTC
+
+/// `rtc bench`: throughput and setup time between two local peers, in this process or in two.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure setup time and throughput between two peers on loopback.",
+        discussion: """
+            Every byte is checked: each message carries its channel's sequence number and the \
+            receiver counts bytes and messages. Throughput is measured at the receiver.
+            """
+    )
+
+    @Option(help: "Bytes to transfer per run (split over the channels).")
+    var bytes: Int = 64 << 20
+
+    @Option(help: "Message size in bytes (8...262144).")
+    var msg: Int = 65_536
+
+    @Flag(help: "Unordered channels (reliable).")
+    var unordered = false
+
+    @Option(help: "Number of channels sending at once (in-process only).")
+    var channels: Int = 1
+
+    @Option(help: "Number of runs; setup time is reported as median and maximum.")
+    var runs: Int = 3
+
+    @Option(help: "1: both peers in this process; 2: two `rtc peer` processes cross-piped.")
+    var processes: Int = 1
+
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    func validate() throws {
+        guard (8...262_144).contains(msg) else { throw ValidationError("--msg must be within 8...262144") }
+        guard bytes > 0, runs > 0, channels > 0 else { throw ValidationError("--bytes, --runs and --channels must be positive") }
+        guard [1, 2].contains(processes) else { throw ValidationError("--processes must be 1 or 2") }
+        guard processes == 1 || channels == 1 else { throw ValidationError("--channels applies to --processes 1 only") }
+        guard processes == 1 || !unordered else { throw ValidationError("--unordered applies to --processes 1 only") }
+    }
+
+    func run() async throws {
+        var results: [BenchRun] = []
+        for index in 0..<runs {
+            let result = processes == 1 ? try await inProcess() : try await twoProcesses()
+            results.append(result)
+            if !json {
+                print("run \(index + 1): setup \(fixed(result.setup * 1000)) ms, \(fixed(result.megabytesPerSecond)) MB/s, \(fixed(result.messagesPerSecond)) messages/s, CPU \(fixed(result.cpuSeconds)) s")
+            }
+        }
+        let setups = results.map(\.setup).sorted()
+        let throughputs = results.map(\.megabytesPerSecond).sorted()
+        let summary = JSON.object([
+            "mode": .string(processes == 1 ? "in-process" : "two-processes"),
+            "bytes": .integer(Int64(bytes)),
+            "msg": .integer(Int64(msg)),
+            "channels": .integer(Int64(channels)),
+            "ordered": .bool(!unordered),
+            "runs": .integer(Int64(runs)),
+            "setup_ms_median": .double(setups[setups.count / 2] * 1000),
+            "setup_ms_max": .double((setups.last ?? 0) * 1000),
+            "MBps_median": .double(throughputs[throughputs.count / 2]),
+            "MBps_max": .double(throughputs.last ?? 0),
+            "messages_per_s_median": .double(results.map(\.messagesPerSecond).sorted()[results.count / 2]),
+            "cpu_s_per_run": .double(results.map(\.cpuSeconds).reduce(0, +) / Double(results.count)),
+        ])
+        if json {
+            print(summary.compact())
+        } else {
+            print("median: setup \(fixed(setups[setups.count / 2] * 1000)) ms (max \(fixed((setups.last ?? 0) * 1000))), \(fixed(throughputs[throughputs.count / 2])) MB/s")
+        }
+    }
+
+    // MARK: One process
+
+    private func inProcess() async throws -> BenchRun {
+        let cpuStart = processCPUTime()
+        let started = ContinuousClock.now
+        var configuration = PeerConnectionConfiguration()
+        configuration.hostAddresses = .loopback
+        let offerer = try PeerConnection(configuration: configuration)
+        let answerer = try PeerConnection(configuration: configuration)
+        let (incoming, incomingContinuation) = AsyncStream.makeStream(of: DataChannel.self)
+        let signaling = Task {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await forward(offerer, to: answerer, channels: nil) }
+                group.addTask { await forward(answerer, to: offerer, channels: incomingContinuation) }
+            }
+        }
+        defer { signaling.cancel() }
+
+        var senders: [DataChannel] = []
+        for index in 0..<channels {
+            senders.append(try await offerer.createDataChannel("bench-\(index)", options: DataChannelOptions(ordered: !unordered)))
+        }
+        try await offerer.setLocalDescription()
+        guard let offer = await offerer.localDescription else { throw BenchFailure("no offer") }
+        try await answerer.setRemoteDescription(offer)
+        try await answerer.setLocalDescription()
+        guard let answer = await answerer.localDescription else { throw BenchFailure("no answer") }
+        try await offerer.setRemoteDescription(answer)
+
+        var receivers: [DataChannel] = []
+        for await channel in incoming {
+            receivers.append(channel)
+            if receivers.count == channels { break }
+        }
+        for sender in senders {
+            var events = sender.events.makeAsyncIterator()
+            while sender.readyState != .open {
+                guard let event = await events.next(), event != .closed else { throw BenchFailure("a channel closed") }
+            }
+        }
+        let setup = started.duration(to: .now).seconds
+
+        let share = bytes / channels
+        let transferStart = ContinuousClock.now
+        let messages = try await withThrowingTaskGroup(of: Int.self) { group in
+            for sender in senders {
+                group.addTask { try await send(share, on: sender) }
+            }
+            for receiver in receivers {
+                group.addTask { try await receive(share, on: receiver, ordered: !unordered) }
+            }
+            var received = 0
+            for try await count in group { received += count }
+            return received / 2  // each message counted by its sender and its receiver
+        }
+        let seconds = transferStart.duration(to: .now).seconds
+        let cpu = processCPUTime() - cpuStart
+        await offerer.close()
+        await answerer.close()
+        return BenchRun(
+            setup: setup, megabytesPerSecond: Double(share * channels) / seconds / 1e6,
+            messagesPerSecond: Double(messages) / seconds, cpuSeconds: cpu.seconds)
+    }
+
+    private func send(_ total: Int, on channel: DataChannel) async throws -> Int {
+        var message = [UInt8](repeating: 0x5A, count: msg)
+        var sequence: UInt64 = 0
+        var sent = 0
+        while sent < total {
+            let size = min(msg, total - sent)
+            withUnsafeBytes(of: sequence.littleEndian) { for (offset, byte) in $0.prefix(size).enumerated() { message[offset] = byte } }
+            try await channel.send(size == msg ? message : Array(message.prefix(size)))
+            sequence += 1
+            sent += size
+        }
+        return Int(sequence)
+    }
+
+    /// Counts `total` bytes, checking sequence numbers (in order when `ordered`, each once otherwise).
+    private func receive(_ total: Int, on channel: DataChannel, ordered: Bool) async throws -> Int {
+        var received = 0
+        var count = 0
+        var seen = Set<UInt64>()
+        for await message in channel.messages {
+            guard case .binary(let payload) = message else { throw BenchFailure("unexpected text message") }
+            if payload.count >= 8 {
+                let sequence = payload.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+                if ordered {
+                    guard sequence == UInt64(count) else { throw BenchFailure("message \(count) arrived as \(sequence)") }
+                } else {
+                    guard seen.insert(sequence).inserted else { throw BenchFailure("message \(sequence) arrived twice") }
+                }
+            }
+            count += 1
+            received += payload.count
+            if received >= total { break }
+        }
+        guard received == total else { throw BenchFailure("received \(received) of \(total) bytes") }
+        return count
+    }
+
+    // MARK: Two processes
+
+    private func twoProcesses() async throws -> BenchRun {
+        let common = ["--bytes", String(bytes), "--msg", String(msg), "--addresses", "loopback", "--timeout", "120"]
+        let outputs = try PeerPair.run(
+            offerer: ["peer", "--role", "offerer", "--mode", "source"] + common,
+            answerer: ["peer", "--role", "answerer", "--mode", "sink"] + common)
+        guard let source = outputs.offerer, let sink = outputs.answerer,
+            source["ok"] as? Bool == true, sink["ok"] as? Bool == true
+        else {
+            throw BenchFailure("a peer failed: \(outputs.offerer?["error"] ?? "no result"), \(outputs.answerer?["error"] ?? "no result")")
+        }
+        let seconds = sink["seconds"] as? Double ?? 0
+        return BenchRun(
+            setup: max(source["open_s"] as? Double ?? 0, sink["open_s"] as? Double ?? 0),
+            megabytesPerSecond: sink["MBps"] as? Double ?? 0,
+            messagesPerSecond: seconds > 0 ? Double(sink["messages"] as? Int ?? 0) / seconds : 0,
+            cpuSeconds: (source["cpu_s"] as? Double ?? 0) + (sink["cpu_s"] as? Double ?? 0))
+    }
+}
+
+/// One measured run.
+struct BenchRun {
+    var setup: Double
+    var megabytesPerSecond: Double
+    var messagesPerSecond: Double
+    var cpuSeconds: Double
+}
+
+private struct BenchFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Two `rtc peer` processes (this binary) with each one's stdout piped into the other's stdin.
+enum PeerPair {
+    static func run(offerer: [String], answerer: [String]) throws -> (offerer: [String: Any]?, answerer: [String: Any]?) {
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        let processes = [Process(), Process()]
+        let inputs = [Pipe(), Pipe()]
+        let outputs = [Pipe(), Pipe()]
+        let lastLines = [LastLine(), LastLine()]
+        for (index, arguments) in [offerer, answerer].enumerated() {
+            processes[index].executableURL = executable
+            processes[index].arguments = arguments
+            processes[index].standardInput = inputs[index]
+            processes[index].standardOutput = outputs[index]
+            processes[index].standardError = FileHandle.standardError
+            let other = inputs[1 - index].fileHandleForWriting
+            let last = lastLines[index]
+            outputs[index].fileHandleForReading.readabilityHandler = { handle in
+                let data = handle.availableData
+                guard !data.isEmpty else {
+                    handle.readabilityHandler = nil
+                    return
+                }
+                last.append(data)
+                try? other.write(contentsOf: data)
+            }
+        }
+        for process in processes { try process.run() }
+        for process in processes { process.waitUntilExit() }
+        Thread.sleep(forTimeInterval: 0.05)
+        return (lastLines[0].result, lastLines[1].result)
+    }
+}
+
+/// The output of one peer, kept to find its result line.
+private final class LastLine: @unchecked Sendable {
+    // Written from the pipe's handler thread, read after the process exited.
+    private let lock = NSLock()
+    private var data = Data()
+
+    func append(_ more: Data) {
+        lock.lock()
+        data.append(more)
+        lock.unlock()
+    }
+
+    var result: [String: Any]? {
+        lock.lock()
+        defer { lock.unlock() }
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
+        return lines.last.flatMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
+    }
+}
+
+/// The in-process signaling path: `from`'s candidates to `to`, incoming channels to `channels`.
+func forward(_ from: PeerConnection, to: PeerConnection, channels: AsyncStream<DataChannel>.Continuation?) async {
+    for await event in from.events {
+        switch event {
+        case .iceCandidate(let candidate): try? await to.addIceCandidate(candidate)
+        case .endOfCandidates: try? await to.addIceCandidate(nil)
+        case .dataChannel(let channel): channels?.yield(channel)
+        default: break
+        }
+    }
+    channels?.finish()
+}
+
+/// One decimal place, for human-readable reports.
+func fixed(_ value: Double) -> String {
+    String((value * 10).rounded() / 10)
+}

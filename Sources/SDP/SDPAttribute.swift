@@ -157,10 +157,12 @@ extension SDPAttribute {
 
     // RFC 8839 §5.6: ice-options = ice-option-tag *(SP ice-option-tag). The tags
     // are checked as RFC 8866 tokens rather than ice-chars because deployed
-    // stacks use hyphenated option names.
+    // stacks use hyphenated option names. Commas are taken as separators too:
+    // libdatachannel (through libjuice) writes `ice2,trickle`; serialization uses
+    // spaces.
     private static func iceOptions(_ text: ArraySlice<UInt8>) -> [String]? {
-        let words = text.words
-        guard !words.isEmpty, words.allSatisfy(\.isToken) else { return nil }
-        return words.map(\.string)
+        let tags = text.words.flatMap { $0.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: true) }
+        guard !tags.isEmpty, tags.allSatisfy(\.isToken) else { return nil }
+        return tags.map(\.string)
     }
 }

@@ -179,7 +179,7 @@ struct RemoteDescription: Sendable {
     init(_ description: RTCSessionDescription) throws(PeerConnectionError) {
         let session: SessionDescription
         do {
-            session = try SessionDescription(parsing: Self.normalizingICEOptions(description.sdp))
+            session = try SessionDescription(parsing: description.sdp)
         } catch {
             throw PeerConnectionError(.invalidDescription("SDP does not parse: \(error)"))
         }
@@ -215,16 +215,5 @@ struct RemoteDescription: Sendable {
         isICELite = session.isICELite || section.isICELite
         candidates = section.candidates
         endOfCandidates = section.hasEndOfCandidates || session.hasEndOfCandidates
-    }
-
-    /// libdatachannel (through libjuice) writes `a=ice-options:ice2,trickle`, comma-separated,
-    /// which RFC 8839 §5.6's grammar (option tags separated by spaces) and so the SDP module
-    /// refuse; the commas of that attribute become spaces before parsing.
-    static func normalizingICEOptions(_ sdp: String) -> String {
-        guard sdp.contains("a=ice-options:"), sdp.contains(",") else { return sdp }
-        // Lines are rejoined with CRLF (RFC 8866 §5), which the parser takes like bare LF.
-        return sdp.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map { line in
-            String(line.hasPrefix("a=ice-options:") ? line.replacing(",", with: " ") : line)
-        }.joined(separator: "\r\n")
     }
 }

@@ -192,3 +192,14 @@ struct AttributeTests {
         #expect(try attribute("a=" + text).description == text)
     }
 }
+
+@Suite("ice-options separators")
+struct ICEOptionsSeparatorTests {
+    @Test("comma-separated ice-options (libjuice's form) parse as separate tags and serialize with spaces")
+    func commaSeparated() throws {
+        let description = try parse("t=0 0", "a=ice-options:ice2,trickle")
+        #expect(description.iceOptions == ["ice2", "trickle"])
+        #expect(description.serialized().contains("a=ice-options:ice2 trickle\r\n"))
+        #expect(parseError(lines: "a=ice-options:,") == SDPParseError(line: 4, reason: .invalidAttribute(name: "ice-options")))
+    }
+}

@@ -44,6 +44,9 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // A reader that goes away (the other peer, a driver) must end in an error we report,
+        // not in SIGPIPE killing the process.
+        ignoreBrokenPipes()
         var results: [BenchRun] = []
         for index in 0..<runs {
             let result = processes == 1 ? try await inProcess() : try await twoProcesses()

@@ -57,6 +57,9 @@ struct PeerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // A reader that goes away (the other peer, a driver) must end in an error we report,
+        // not in SIGPIPE killing the process.
+        ignoreBrokenPipes()
         let output = LineWriter()
         let options = PeerOptions(
             role: role, mode: mode, bytes: bytes, msg: msg, count: count, label: label, trickle: trickle,

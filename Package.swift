@@ -92,16 +92,18 @@ let package = Package(
         ),
 
         // MARK: Tests
-        .testTarget(name: "SDPTests", dependencies: ["SDP"], swiftSettings: strict),
-        .testTarget(name: "STUNTests", dependencies: ["STUN", "COpenSSL"], swiftSettings: strict),
-        .testTarget(name: "ICETests", dependencies: ["ICE"], swiftSettings: strict),
-        .testTarget(name: "DTLSTests", dependencies: ["DTLS", "SDP"], swiftSettings: strict),
-        .testTarget(name: "SCTPTests", dependencies: ["SCTP"], swiftSettings: strict),
-        .testTarget(name: "DataChannelTests", dependencies: ["DataChannel"], swiftSettings: strict),
+        // What several test targets share (a seeded generator); never a dependency of a product.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "SDPTests", dependencies: ["TestSupport", "SDP"], swiftSettings: strict),
+        .testTarget(name: "STUNTests", dependencies: ["TestSupport", "STUN", "COpenSSL"], swiftSettings: strict),
+        .testTarget(name: "ICETests", dependencies: ["TestSupport", "ICE"], swiftSettings: strict),
+        .testTarget(name: "DTLSTests", dependencies: ["TestSupport", "DTLS", "SDP"], swiftSettings: strict),
+        .testTarget(name: "SCTPTests", dependencies: ["TestSupport", "SCTP"], swiftSettings: strict),
+        .testTarget(name: "DataChannelTests", dependencies: ["TestSupport", "DataChannel"], swiftSettings: strict),
         .testTarget(
             name: "ICETransportTests",
             dependencies: [
-                "ICETransport", "ICE", "STUN", "SDP",
+                "TestSupport", "ICETransport", "ICE", "STUN", "SDP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -110,13 +112,13 @@ let package = Package(
         .testTarget(
             name: "WebRTCTests",
             dependencies: [
-                "WebRTC", "ICE", "ICETransport", "DTLS", "SCTP", "DataChannel", "SDP",
+                "TestSupport", "WebRTC", "ICE", "ICETransport", "DTLS", "SCTP", "DataChannel", "SDP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "RTCToolTests", dependencies: ["rtc", "SDP", "STUN"], swiftSettings: strict),
+        .testTarget(name: "RTCToolTests", dependencies: ["TestSupport", "rtc", "SDP", "STUN"], swiftSettings: strict),
         .testTarget(
             name: "SystemLibrariesTests",
             dependencies: ["COpenSSL", "COpenSSLShim", "CUsrsctp"],

@@ -2,6 +2,7 @@ import SDP
 import Testing
 
 @testable import DTLS
+import TestSupport
 
 @Suite struct DataTests {
     @Test func applicationDataFlowsBothWays() async throws {
@@ -52,7 +53,7 @@ import Testing
         // Capture a genuine application-data datagram to mangle.
         try link.send(Array(repeating: 5, count: 300), from: .client)
         let genuine = try #require(link.client.pollTransmit())
-        var generator = SeededGenerator(state: 42)
+        var generator = SplitMix64(seed: 42)
         var delivered = 0
         func feed(_ bytes: [UInt8]) {
             bytes.withUnsafeBytes { buffer in
@@ -100,7 +101,7 @@ import Testing
     }
 
     @Test func garbageDuringTheHandshakeDoesNotCrash() async throws {
-        var generator = SeededGenerator(state: 7)
+        var generator = SplitMix64(seed: 7)
         let server = try OpenSSLDTLSSession(role: .server, certificate: Certificates.b, remoteFingerprints: [Certificates.a.fingerprint()], now: .now)
         for _ in 0..<500 {
             // Plausible headers (handshake type, DTLS version) with random bodies.

@@ -2,6 +2,7 @@ import SDP
 import Testing
 
 @testable import DTLS
+import TestSupport
 
 @Suite struct TimerTests {
     @Test func firstFlightRetransmitsAfterOneSecond() async throws {
@@ -40,7 +41,7 @@ import Testing
     func handshakeCompletesUnderThirtyPercentLoss(seed: UInt64) async throws {
         let link = try Link(configuration: DTLSConfiguration(initialRetransmissionTimeout: .milliseconds(10)))
         link.followRealTime = true
-        var generator = SeededGenerator(state: seed)
+        var generator = SplitMix64(seed: seed)
         var drops = 0
         link.drop = { _, _ in
             let lost = Double.random(in: 0..<1, using: &generator) < 0.3

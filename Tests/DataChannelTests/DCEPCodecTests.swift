@@ -1,5 +1,6 @@
 import DataChannel
 import Testing
+import TestSupport
 
 @Suite("DCEP codec (RFC 8832 §5)")
 struct DCEPCodecTests {
@@ -94,7 +95,7 @@ struct DCEPCodecTests {
     }
 
     @Test func randomBytesNeverTrap() {
-        var random = SplitMix64(state: 8832)
+        var random = SplitMix64(seed: 8832)
         var parsed = 0
         for _ in 0..<20_000 {
             let count = Int.random(in: 0...40, using: &random)

@@ -1,5 +1,6 @@
 import DataChannel
 import Testing
+import TestSupport
 
 @Suite("Hostile peer input")
 struct HostileInputTests {
@@ -11,7 +12,7 @@ struct HostileInputTests {
     @Test func garbageOnTheDCEPPPID() {
         var manager = DataChannelManager(isDTLSClient: true)
         manager.transportConnected()
-        var random = SplitMix64(state: 50)
+        var random = SplitMix64(seed: 50)
         for _ in 0..<5_000 {
             let bytes = (0..<Int.random(in: 0...24, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
             manager.handleMessage(stream: UInt16.random(in: 0...2047, using: &random), ppid: 50, data: bytes)

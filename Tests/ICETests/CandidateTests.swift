@@ -2,6 +2,7 @@
 import SDP
 import STUN
 import Testing
+import TestSupport
 
 @Suite struct CandidateTests {
     private func host(_ index: Int, priority: UInt32 = 2_130_706_431) -> ICECandidate {
@@ -51,7 +52,7 @@ import Testing
         limits.maximumCandidatePairs = 10
         var agent = ICEAgent(configuration: ICEConfiguration(role: .controlling, limits: limits), now: now)
         try agent.addHostCandidate(base: Addresses.a4, now: now)
-        var random = SeededRandom(state: 3)
+        var random = SplitMix64(seed: 3)
         var priorities: [UInt32] = []
         for index in 0..<25 {
             let priority = UInt32(truncatingIfNeeded: random.next() % 2_000_000_000) + 1

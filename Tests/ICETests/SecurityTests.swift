@@ -2,6 +2,7 @@
 import SDP
 import STUN
 import Testing
+import TestSupport
 
 /// Hostile input against an agent that knows its peer's credentials but has no pair yet.
 @Suite struct SecurityTests {
@@ -134,7 +135,7 @@ import Testing
     func garbage() throws {
         var agent = try makeAgent()
         let before = snapshot(agent)
-        var random = SeededRandom(state: 99)
+        var random = SplitMix64(seed: 99)
         for round in 0..<3000 {
             var bytes = (0..<Int(random.next() % 120)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
             if round % 2 == 0, bytes.count >= 20 {

@@ -1,23 +1,10 @@
 @testable import ICE
 import SDP
 import STUN
+import TestSupport
 
-/// SplitMix64: a tiny seeded generator so that every simulated run is reproducible.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z &>> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z &>> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z &>> 31)
-    }
-
-    mutating func chance(_ probability: Double) -> Bool {
-        probability > 0 && Double(next() % 1_000_000) < probability * 1_000_000
-    }
-
+extension SplitMix64 {
+    /// A random duration from zero to `maximum`, in whole milliseconds (jitter, trickle delays).
     mutating func duration(upTo maximum: Duration) -> Duration {
         let ms = Int(maximum.components.seconds * 1000 + maximum.components.attoseconds / 1_000_000_000_000_000)
         return ms > 0 ? .milliseconds(Int(next() % UInt64(ms + 1))) : .zero
@@ -83,7 +70,7 @@ final class VirtualNetwork {
     let start = ContinuousClock.now
     private(set) var now: ContinuousClock.Instant
     var peers: [Peer] = []
-    var random: SeededRandom
+    var random: SplitMix64
     private var datagrams: [Datagram] = []
     private var signals: [(at: ContinuousClock.Instant, sequence: Int, peer: Int, action: SignalAction)] = []
     private var sequence = 0
@@ -109,7 +96,7 @@ final class VirtualNetwork {
     var observer: (VirtualNetwork) -> Void = { _ in }
 
     init(seed: UInt64) {
-        random = SeededRandom(state: seed)
+        random = SplitMix64(seed: seed)
         now = start
     }
 

@@ -3,6 +3,7 @@ import ICETransport
 import NIOCore
 import STUN
 import Testing
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,7 @@
 import Foundation
 import SDP
 import Testing
+import TestSupport
 
 /// End-to-end tests of the `rtc` binary: what a user sees on good input, and a
 /// clean one-line error with exit status 1, never a crash, on bad input.
@@ -205,15 +206,3 @@ enum Vectors {
     }
 }
 
-/// A small deterministic generator so test inputs are the same on every run.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

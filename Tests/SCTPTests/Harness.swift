@@ -1,5 +1,6 @@
 import Foundation
 import SCTP
+import TestSupport
 
 /// One forward-only virtual clock shared by every test: usrsctp's timer wheel is process-wide and ignores a
 /// `now` earlier than the last advance, so all tests must live on one monotonic timeline.
@@ -19,22 +20,9 @@ final class VirtualClock: @unchecked Sendable {
     }
 }
 
-/// Deterministic RNG (SplitMix64).
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Deterministic message content for index `index`.
 func pattern(_ index: Int, size: Int) -> [UInt8] {
-    var random = SeededRandom(seed: UInt64(index) &* 7919 &+ UInt64(size))
+    var random = SplitMix64(seed: UInt64(index) &* 7919 &+ UInt64(size))
     var bytes = [UInt8](repeating: 0, count: size)
     var position = 0
     while position < size {

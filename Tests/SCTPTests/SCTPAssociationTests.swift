@@ -1,6 +1,7 @@
 import Foundation
 import SCTP
 import Testing
+import TestSupport
 
 /// Serialized: usrsctp is one process-wide stack (shared timer wheel, registry counters).
 @Suite(.serialized)
@@ -76,7 +77,7 @@ struct SCTPAssociationTests {
     func partialReliabilityUnderLoss(reliability: SCTPReliability) throws {
         let pair = try Pair()
         #expect(pair.connect())
-        var random = SeededRandom(seed: 42)
+        var random = SplitMix64(seed: 42)
         pair.dropAToB = { packet in !dataChunks(packet).isEmpty && Double.random(in: 0..<1, using: &random) < 0.2 }
         let count = 1000
         try sendAll(pair, count: count, ordered: false, reliability: reliability) { i in
@@ -112,7 +113,7 @@ struct SCTPAssociationTests {
         let pair = try Pair(configuration, configuration)
         #expect(pair.connect())
         let count = 48
-        var random = SeededRandom(seed: 7)
+        var random = SplitMix64(seed: 7)
         let sizes = (0..<count).map { _ in Int.random(in: 1000...(256 * 1024), using: &random) }
         var wouldBlocks = 0
         var index = 0
@@ -238,7 +239,7 @@ struct SCTPAssociationTests {
         try pair.a.send([42])
         pair.run(for: .seconds(1)) { pair.messagesB.count == 1 }
         let real = pair.capturedAToB?.first ?? []
-        var random = SeededRandom(seed: 99)
+        var random = SplitMix64(seed: 99)
         let before = pair.b.statistics.packetsDropped
         let now = pair.clock.now
         // Too short to be SCTP: refused before usrsctp.

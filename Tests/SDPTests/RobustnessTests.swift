@@ -1,5 +1,6 @@
 import SDP
 import Testing
+import TestSupport
 
 @Suite("Hostile and malformed input")
 struct RobustnessTests {
@@ -51,7 +52,7 @@ struct RobustnessTests {
 
     @Test("random bytes never crash and are rejected")
     func randomBytes() {
-        var generator = SeededGenerator(seed: 0x5D9)
+        var generator = SplitMix64(seed: 0x5D9)
         for _ in 0..<500 {
             let count = Int.random(in: 0...2048, using: &generator)
             let bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
@@ -61,7 +62,7 @@ struct RobustnessTests {
 
     @Test("random candidate strings never crash")
     func randomCandidates() throws {
-        var generator = SeededGenerator(seed: 0xCA4D)
+        var generator = SplitMix64(seed: 0xCA4D)
         let alphabet = Array("0123456789 .:abcdhostypudprelaxfrtcp\t-/".utf8)
         var accepted = 0
         for _ in 0..<2000 {
@@ -81,7 +82,7 @@ struct RobustnessTests {
         let original = try Vectors.names.contains("chromium-audio-video-datachannel-offer.sdp")
             ? Vectors.bytes("chromium-audio-video-datachannel-offer.sdp") : Array(firefoxStyleOffer.utf8)
         let interesting: [UInt8] = [0x00, 0x0A, 0x0D, 0x20, 0x3A, 0x3D, 0x2F, 0x61, 0x6D, 0x76, 0x80, 0xC3, 0xFF]
-        var generator = SeededGenerator(seed: 0x5EED)
+        var generator = SplitMix64(seed: 0x5EED)
         var parsed = 0
         var rejected = 0
         for _ in 0..<3000 {
@@ -102,7 +103,7 @@ struct RobustnessTests {
         #expect(rejected > 0)
     }
 
-    private func mutate(_ bytes: inout [UInt8], interesting: [UInt8], using generator: inout SeededGenerator) {
+    private func mutate(_ bytes: inout [UInt8], interesting: [UInt8], using generator: inout SplitMix64) {
         guard !bytes.isEmpty else { return }
         let index = Int.random(in: 0..<bytes.count, using: &generator)
         switch Int.random(in: 0..<6, using: &generator) {

@@ -1,5 +1,6 @@
 import Testing
 @testable import STUN
+import TestSupport
 
 @Suite struct CryptoTests {
     static let shaMessage448 = Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)

@@ -1,5 +1,6 @@
 import Testing
 @testable import STUN
+import TestSupport
 
 @Suite struct MalformedInputTests {
     static let key = STUNIntegrityKey.shortTerm(password: "VOkJxbRl1RmTxUk/WvJxBt")

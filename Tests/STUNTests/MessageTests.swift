@@ -1,5 +1,6 @@
 import Testing
 @testable import STUN
+import TestSupport
 
 @Suite struct MessageTypeTests {
     @Test func bindingClasses() {

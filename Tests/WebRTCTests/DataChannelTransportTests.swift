@@ -4,6 +4,7 @@ import DataChannel
 import SDP
 import Testing
 @testable import WebRTC
+import TestSupport
 
 /// The whole data path — DCEP over SCTP over DTLS — between two in-process transports over an
 /// in-memory datagram pipe: no sockets, one thread.

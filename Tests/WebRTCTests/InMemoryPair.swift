@@ -4,6 +4,7 @@ import Foundation
 import SDP
 import Testing
 @testable import WebRTC
+import TestSupport
 
 /// Two ``DataChannelTransport``s joined by an in-memory datagram pipe with seeded loss: no
 /// sockets, one thread.
@@ -119,15 +120,3 @@ final class InMemoryPair {
     }
 }
 
-/// A small deterministic generator so test inputs are the same on every run.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -44,9 +44,6 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        // A reader that goes away (the other peer, a driver) must end in an error we report,
-        // not in SIGPIPE killing the process.
-        ignoreBrokenPipes()
         var results: [BenchRun] = []
         for index in 0..<runs {
             let result = processes == 1 ? try await inProcess() : try await twoProcesses()
@@ -184,12 +181,14 @@ struct BenchCommand: AsyncParsableCommand {
     private func twoProcesses() async throws -> BenchRun {
         let common = ["--bytes", String(bytes), "--msg", String(msg), "--addresses", "loopback", "--timeout", "120"]
         let outputs = try PeerPair.run(
+            executable: URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath(),
             offerer: ["peer", "--role", "offerer", "--mode", "source"] + common,
-            answerer: ["peer", "--role", "answerer", "--mode", "sink"] + common)
-        guard let source = outputs.offerer, let sink = outputs.answerer,
+            answerer: ["peer", "--role", "answerer", "--mode", "sink"] + common,
+            timeout: .seconds(150))
+        guard let source = outputs.offerer.result, let sink = outputs.answerer.result,
             source["ok"] as? Bool == true, sink["ok"] as? Bool == true
         else {
-            throw BenchFailure("a peer failed: \(outputs.offerer?["error"] ?? "no result"), \(outputs.answerer?["error"] ?? "no result")")
+            throw BenchFailure("a peer failed: \(outputs.offerer.result?["error"] ?? "no result"), \(outputs.answerer.result?["error"] ?? "no result")")
         }
         let seconds = sink["seconds"] as? Double ?? 0
         return BenchRun(
@@ -211,59 +210,6 @@ struct BenchRun {
 private struct BenchFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
-}
-
-/// Two `rtc peer` processes (this binary) with each one's stdout piped into the other's stdin.
-enum PeerPair {
-    static func run(offerer: [String], answerer: [String]) throws -> (offerer: [String: Any]?, answerer: [String: Any]?) {
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        let processes = [Process(), Process()]
-        let inputs = [Pipe(), Pipe()]
-        let outputs = [Pipe(), Pipe()]
-        let lastLines = [LastLine(), LastLine()]
-        for (index, arguments) in [offerer, answerer].enumerated() {
-            processes[index].executableURL = executable
-            processes[index].arguments = arguments
-            processes[index].standardInput = inputs[index]
-            processes[index].standardOutput = outputs[index]
-            processes[index].standardError = FileHandle.standardError
-            let other = inputs[1 - index].fileHandleForWriting
-            let last = lastLines[index]
-            outputs[index].fileHandleForReading.readabilityHandler = { handle in
-                let data = handle.availableData
-                guard !data.isEmpty else {
-                    handle.readabilityHandler = nil
-                    return
-                }
-                last.append(data)
-                try? other.write(contentsOf: data)
-            }
-        }
-        for process in processes { try process.run() }
-        for process in processes { process.waitUntilExit() }
-        Thread.sleep(forTimeInterval: 0.05)
-        return (lastLines[0].result, lastLines[1].result)
-    }
-}
-
-/// The output of one peer, kept to find its result line.
-private final class LastLine: @unchecked Sendable {
-    // Written from the pipe's handler thread, read after the process exited.
-    private let lock = NSLock()
-    private var data = Data()
-
-    func append(_ more: Data) {
-        lock.lock()
-        data.append(more)
-        lock.unlock()
-    }
-
-    var result: [String: Any]? {
-        lock.lock()
-        defer { lock.unlock() }
-        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
-        return lines.last.flatMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
-    }
 }
 
 /// The in-process signaling path: `from`'s candidates to `to`, incoming channels to `channels`.

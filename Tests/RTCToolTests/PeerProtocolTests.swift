@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import rtc
 
 /// Two `rtc peer` processes whose stdout lines are cross-piped into each other's stdin, exactly
 /// as an interop driver for another stack would connect them (docs/rtc-peer.md).
@@ -27,12 +28,14 @@ struct PeerProtocolTests {
         arguments: pairings)
     func crossPiped(pairing: Pairing) throws {
         let common = ["--bytes", String(8 << 20), "--msg", "16384", "--count", "20", "--trickle", String(pairing.trickle), "--timeout", "30"]
-        let results = try PeerDriver.run(
+        let results = try PeerPair.run(
+            executable: try RTC.binary(),
             offerer: ["peer", "--role", "offerer", "--mode", pairing.offererMode] + common,
-            answerer: ["peer", "--role", "answerer", "--mode", pairing.answererMode] + common)
+            answerer: ["peer", "--role", "answerer", "--mode", pairing.answererMode] + common,
+            timeout: .seconds(90), captureErrors: true)
         for (name, result) in [("offerer", results.offerer), ("answerer", results.answerer)] {
             #expect(result.status == 0, "\(name) exited \(result.status): \(result.errorText)")
-            let last = try #require(result.lines.last.flatMap(PeerDriver.object), "\(name) printed no result line")
+            let last = try #require(result.result, "\(name) printed no result line")
             #expect(last["type"] as? String == "result")
             #expect(last["ok"] as? Bool == true, "\(name): \(last)")
             #expect(last["role"] as? String == name)
@@ -46,7 +49,7 @@ struct PeerProtocolTests {
                 #expect((last["rtt_ms"] as? [String: Any])?["median"] is Double)
             }
             // Signaling lines: the description first; candidate lines only with trickle.
-            let types = result.lines.compactMap(PeerDriver.object).compactMap { $0["type"] as? String }
+            let types = result.lines.compactMap(jsonObject).compactMap { $0["type"] as? String }
             #expect(types.first == (name == "offerer" ? "offer" : "answer"))
             #expect(types.contains("candidate") == pairing.trickle)
         }
@@ -64,91 +67,12 @@ struct PeerProtocolTests {
         let alone = try RTC.run(["peer", "--role", "offerer", "--timeout", "2"])
         #expect(alone.status == 2)
         let lines = String(decoding: alone.standardOutput, as: UTF8.self).split(separator: "\n").map(String.init)
-        let result = try #require(lines.last.flatMap(PeerDriver.object))
+        let result = try #require(lines.last.flatMap(jsonObject))
         #expect(result["ok"] as? Bool == false)
         #expect((result["error"] as? String)?.contains("timeout") == true)
     }
 }
 
-/// Cross-pipes two `rtc peer` processes.
-enum PeerDriver {
-    struct Output {
-        var status: Int32
-        var lines: [String]
-        var errorText: String
-    }
-
-    static func object(_ line: String) -> [String: Any]? {
-        (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
-    }
-
-    static func run(offerer: [String], answerer: [String]) throws -> (offerer: Output, answerer: Output) {
-        let binary = try RTC.binary()
-        let processes = [Process(), Process()]
-        let stdins = [Pipe(), Pipe()]
-        let stdouts = [Pipe(), Pipe()]
-        let stderrs = [Pipe(), Pipe()]
-        for (index, arguments) in [offerer, answerer].enumerated() {
-            processes[index].executableURL = binary
-            processes[index].arguments = arguments
-            processes[index].standardInput = stdins[index]
-            processes[index].standardOutput = stdouts[index]
-            processes[index].standardError = stderrs[index]
-        }
-        let collected = [LineCollector(), LineCollector()]
-        let errors = [LineCollector(), LineCollector()]
-        for index in 0..<2 {
-            let peer = stdins[1 - index].fileHandleForWriting
-            let collector = collected[index]
-            // Every line one peer prints goes to the other's stdin, as a driver would do.
-            stdouts[index].fileHandleForReading.readabilityHandler = { handle in
-                let data = handle.availableData
-                guard !data.isEmpty else {
-                    handle.readabilityHandler = nil
-                    return
-                }
-                collector.append(data)
-                try? peer.write(contentsOf: data)
-            }
-            let errorCollector = errors[index]
-            stderrs[index].fileHandleForReading.readabilityHandler = { handle in
-                let data = handle.availableData
-                if data.isEmpty { handle.readabilityHandler = nil } else { errorCollector.append(data) }
-            }
-        }
-        for process in processes { try process.run() }
-        let deadline = ContinuousClock.now + .seconds(90)
-        while processes.contains(where: \.isRunning) && ContinuousClock.now < deadline {
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        for process in processes where process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
-        Thread.sleep(forTimeInterval: 0.1)  // let the last reads land
-        let outputs = (0..<2).map { index in
-            Output(status: processes[index].terminationStatus, lines: collected[index].lines, errorText: errors[index].text)
-        }
-        return (outputs[0], outputs[1])
-    }
-}
-
-/// Bytes from a pipe, collected from its handler thread.
-final class LineCollector: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data = Data()
-
-    func append(_ more: Data) {
-        lock.lock()
-        data.append(more)
-        lock.unlock()
-    }
-
-    var text: String {
-        lock.lock()
-        defer { lock.unlock() }
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    var lines: [String] { text.split(separator: "\n").map(String.init) }
+private func jsonObject(_ line: String) -> [String: Any]? {
+    (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
 }

@@ -1,0 +1,95 @@
+import Foundation
+
+/// Two `rtc peer` processes with each one's standard output piped into the other's standard
+/// input: the driver of docs/rtc-peer.md, used by `rtc bench --processes 2` and by the tests.
+enum PeerPair {
+    /// What one peer printed and how it ended.
+    struct Output {
+        var status: Int32
+        var lines: [String]
+        /// Its standard error, when captured.
+        var errorText: String
+
+        /// The last line as a JSON object: the `result` line of a peer that finished.
+        var result: [String: Any]? {
+            lines.last.flatMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
+        }
+    }
+
+    /// Runs both peers until they exit, or stops them after `timeout`. With `captureErrors`
+    /// their standard error is collected, otherwise it goes to ours.
+    static func run(
+        executable: URL, offerer: [String], answerer: [String], timeout: Duration, captureErrors: Bool = false
+    ) throws -> (offerer: Output, answerer: Output) {
+        // A peer that exits closes its stdin: writing the other's last lines there must fail
+        // quietly, not raise SIGPIPE in the driver.
+        ignoreBrokenPipes()
+        let processes = [Process(), Process()]
+        let inputs = [Pipe(), Pipe()]
+        let outputs = [Pipe(), Pipe()]
+        let collected = [Collected(), Collected()]
+        let errors = [Collected(), Collected()]
+        for (index, arguments) in [offerer, answerer].enumerated() {
+            processes[index].executableURL = executable
+            processes[index].arguments = arguments
+            processes[index].standardInput = inputs[index]
+            processes[index].standardOutput = outputs[index]
+            let other = inputs[1 - index].fileHandleForWriting
+            let lines = collected[index]
+            // Every line one peer prints goes to the other's stdin.
+            outputs[index].fileHandleForReading.readabilityHandler = { handle in
+                let data = handle.availableData
+                guard !data.isEmpty else {
+                    handle.readabilityHandler = nil
+                    return
+                }
+                lines.append(data)
+                try? other.write(contentsOf: data)
+            }
+            if captureErrors {
+                let errorPipe = Pipe()
+                processes[index].standardError = errorPipe
+                let errorText = errors[index]
+                errorPipe.fileHandleForReading.readabilityHandler = { handle in
+                    let data = handle.availableData
+                    if data.isEmpty { handle.readabilityHandler = nil } else { errorText.append(data) }
+                }
+            }
+        }
+        for process in processes { try process.run() }
+        let deadline = ContinuousClock.now + timeout
+        while processes.contains(where: \.isRunning) && ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        for process in processes where process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        Thread.sleep(forTimeInterval: 0.05)  // let the last reads land
+        let results = (0..<2).map { index in
+            Output(status: processes[index].terminationStatus, lines: collected[index].lines, errorText: errors[index].text)
+        }
+        return (results[0], results[1])
+    }
+}
+
+/// Bytes from a pipe, appended on its handler thread and read after the process ended.
+private final class Collected: @unchecked Sendable {
+    // @unchecked: every access goes through `lock`.
+    private let lock = NSLock()
+    private var data = Data()
+
+    func append(_ more: Data) {
+        lock.lock()
+        data.append(more)
+        lock.unlock()
+    }
+
+    var text: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    var lines: [String] { text.split(separator: "\n").map(String.init) }
+}

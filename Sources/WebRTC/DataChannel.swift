@@ -153,9 +153,10 @@ public final class DataChannel: Sendable {
         try await send(.text(text))
     }
 
-    /// Sends a binary message (PPID 53, or 57 when empty; RFC 8831 §8).
-    public func send(_ bytes: [UInt8]) async throws(DataChannelSendError) {
-        try await send(.binary(bytes))
+    /// Sends bytes (`[UInt8]`, `Data`, `ArraySlice<UInt8>`, …) as a binary message (PPID 53, or
+    /// 57 when empty; RFC 8831 §8).
+    public func send(_ bytes: some Sequence<UInt8>) async throws(DataChannelSendError) {
+        try await send(.binary(Array(bytes)))
     }
 
     /// Sends the readable bytes of `buffer` as a binary message.

@@ -118,6 +118,7 @@ struct LoopbackTests {
         try await channel.send([1, 2, 3])
         let big = (0..<200_000).map { UInt8(truncatingIfNeeded: $0) }
         try await channel.send(big)
+        try await channel.send(Data([4, 5]))  // Foundation's Data goes through the byte-sequence send
         var received: [DataChannelMessage] = []
         // The remote side's channel arrives through the engine events of the offerer.
         var remote: DataChannel?
@@ -131,9 +132,9 @@ struct LoopbackTests {
         #expect(peerChannel.label == "chat")
         for await message in peerChannel.messages {
             received.append(message)
-            if received.count == 3 { break }
+            if received.count == 4 { break }
         }
-        #expect(received == [.text("hello"), .binary([1, 2, 3]), .binary(big)])
+        #expect(received == [.text("hello"), .binary([1, 2, 3]), .binary(big), .binary([4, 5])])
 
         try await peerChannel.send("reply")
         var iterator = channel.messages.makeAsyncIterator()

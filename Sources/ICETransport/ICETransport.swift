@@ -283,6 +283,10 @@ final class TransportCore: DatagramReceiver {
     private var readBatchPending = false
     /// Sockets written to since the last flush.
     private var unflushed: [any Channel] = []
+    /// DTLS datagrams that arrived before the first pair was selected, oldest first.
+    private var earlyApplicationData: [(data: ByteBuffer, source: TransportAddress, local: TransportAddress)] = []
+    /// At most this many early datagrams wait: a DTLS client's first flight is one or two.
+    static let maximumEarlyApplicationDatagrams = 16
     /// Names being resolved; the first of answer and timeout wins.
     private var pendingResolutions: Set<String> = []
     private var closed = false
@@ -372,6 +376,7 @@ final class TransportCore: DatagramReceiver {
             }
         }
         selectedPair = agent.selectedPair
+        releaseEarlyApplicationData()
         rearmTimer()
     }
 
@@ -445,16 +450,41 @@ final class TransportCore: DatagramReceiver {
             datagram.data.withUnsafeReadableBytes { agent.handleSTUN($0, from: source, to: localAddress, now: now) }
             readBatchPending = true
         case .dtls:
-            // Only the selected pair carries data; anything else is off-path (or early) and dropped.
+            // Only the selected pair carries data. The peer may start DTLS the moment it selects
+            // a pair, before we have (its ClientHello can share a read batch with the check that
+            // makes us select): until our first selection, a few such datagrams wait instead of
+            // costing a DTLS retransmission (1 s); anything else off the pair is dropped.
             guard let pair = selectedPair, pair.local == localAddress, pair.remote == source else {
-                counters.droppedApplicationDataOffPath += 1
+                if selectedPair == nil, earlyApplicationData.count < Self.maximumEarlyApplicationDatagrams {
+                    earlyApplicationData.append((datagram.data, source, localAddress))
+                } else {
+                    counters.droppedApplicationDataOffPath += 1
+                }
                 return
             }
-            counters.applicationDatagramsReceived += 1
-            agent.recordApplicationData(sent: 0, received: datagram.data.readableBytes, now: .now)
-            onApplicationData(datagram.data)
+            deliverApplicationData(datagram.data)
         default:
             counters.droppedUnknownKind += 1
+        }
+    }
+
+    private func deliverApplicationData(_ data: ByteBuffer) {
+        counters.applicationDatagramsReceived += 1
+        agent.recordApplicationData(sent: 0, received: data.readableBytes, now: .now)
+        onApplicationData(data)
+    }
+
+    /// Once a pair is selected, hands over the datagrams that arrived on it before.
+    private func releaseEarlyApplicationData() {
+        guard let pair = selectedPair, !earlyApplicationData.isEmpty else { return }
+        let early = earlyApplicationData
+        earlyApplicationData = []
+        for (data, source, local) in early {
+            if pair.local == local && pair.remote == source {
+                deliverApplicationData(data)
+            } else {
+                counters.droppedApplicationDataOffPath += 1
+            }
         }
     }
 

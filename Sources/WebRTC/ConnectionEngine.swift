@@ -61,6 +61,10 @@ final class ConnectionEngine {
     /// What ``DataChannel/maxMessageSize`` reports: ours until the peer's is known.
     private var maximumMessageSize: Int
     private var endpoints: [UInt16: Endpoint] = [:]
+    /// DTLS datagrams that arrived before the transport existed, oldest first.
+    private var earlyDatagrams: [ByteBuffer] = []
+    /// A DTLS client's first flight is one or two datagrams; a few more cover retransmissions.
+    static let maximumEarlyDatagrams = 16
     /// Channels created before the transport existed, in creation order.
     private var pending: [Endpoint] = []
     /// Channels whose buffered amount may have changed since the snapshots were refreshed.
@@ -118,6 +122,11 @@ final class ConnectionEngine {
         for endpoint in endpoints.values {
             endpoint.channel.snapshot.withLockedValue { $0.maxMessageSize = maximumMessageSize }
         }
+        let early = earlyDatagrams
+        earlyDatagrams = []
+        for datagram in early {
+            datagram.withUnsafeReadableBytes { transport.handleDatagram($0, now: .now) }
+        }
         let waiting = pending
         pending = []
         for endpoint in waiting {
@@ -147,7 +156,13 @@ final class ConnectionEngine {
 
     /// A datagram from ICE's RFC 7983 demultiplexer: DTLS.
     func receive(_ datagram: ByteBuffer) {
-        guard !isClosed, let transport else { return }
+        guard !isClosed else { return }
+        guard let transport else {
+            // The peer can start DTLS before our side has both descriptions (its answer is
+            // still in flight to us): keep its first flight rather than make it retransmit.
+            if earlyDatagrams.count < Self.maximumEarlyDatagrams { earlyDatagrams.append(datagram) }
+            return
+        }
         datagram.withUnsafeReadableBytes { transport.handleDatagram($0, now: .now) }
         afterInput()
     }

@@ -80,40 +80,20 @@ struct BenchCommand: AsyncParsableCommand {
     private func inProcess() async throws -> BenchRun {
         let cpuStart = processCPUTime()
         let started = ContinuousClock.now
-        var configuration = PeerConnectionConfiguration()
-        configuration.hostAddresses = .loopback
-        let offerer = try PeerConnection(configuration: configuration)
-        let answerer = try PeerConnection(configuration: configuration)
-        let (incoming, incomingContinuation) = AsyncStream.makeStream(of: DataChannel.self)
-        let signaling = Task {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await forward(offerer, to: answerer, channels: nil) }
-                group.addTask { await forward(answerer, to: offerer, channels: incomingContinuation) }
-            }
-        }
-        defer { signaling.cancel() }
-
+        let peers = try InProcessPeers()
         var senders: [DataChannel] = []
         for index in 0..<channels {
-            senders.append(try await offerer.createDataChannel("bench-\(index)", options: DataChannelOptions(ordered: !unordered)))
+            senders.append(try await peers.offerer.createDataChannel("bench-\(index)", options: DataChannelOptions(ordered: !unordered)))
         }
-        try await offerer.setLocalDescription()
-        guard let offer = await offerer.localDescription else { throw BenchFailure("no offer") }
-        try await answerer.setRemoteDescription(offer)
-        try await answerer.setLocalDescription()
-        guard let answer = await answerer.localDescription else { throw BenchFailure("no answer") }
-        try await offerer.setRemoteDescription(answer)
+        try await peers.negotiate()
 
         var receivers: [DataChannel] = []
-        for await channel in incoming {
+        for await channel in peers.incoming {
             receivers.append(channel)
             if receivers.count == channels { break }
         }
         for sender in senders {
-            var events = sender.events.makeAsyncIterator()
-            while sender.readyState != .open {
-                guard let event = await events.next(), event != .closed else { throw BenchFailure("a channel closed") }
-            }
+            try await waitUntilOpen(sender)
         }
         let setup = started.duration(to: .now).seconds
 
@@ -132,8 +112,7 @@ struct BenchCommand: AsyncParsableCommand {
         }
         let seconds = transferStart.duration(to: .now).seconds
         let cpu = processCPUTime() - cpuStart
-        await offerer.close()
-        await answerer.close()
+        await peers.close()
         return BenchRun(
             setup: setup, megabytesPerSecond: Double(share * channels) / seconds / 1e6,
             messagesPerSecond: Double(messages) / seconds, cpuSeconds: cpu.seconds)
@@ -159,20 +138,20 @@ struct BenchCommand: AsyncParsableCommand {
         var count = 0
         var seen = Set<UInt64>()
         for await message in channel.messages {
-            guard case .binary(let payload) = message else { throw BenchFailure("unexpected text message") }
+            guard case .binary(let payload) = message else { throw ToolFailure("unexpected text message") }
             if payload.count >= 8 {
                 let sequence = payload.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
                 if ordered {
-                    guard sequence == UInt64(count) else { throw BenchFailure("message \(count) arrived as \(sequence)") }
+                    guard sequence == UInt64(count) else { throw ToolFailure("message \(count) arrived as \(sequence)") }
                 } else {
-                    guard seen.insert(sequence).inserted else { throw BenchFailure("message \(sequence) arrived twice") }
+                    guard seen.insert(sequence).inserted else { throw ToolFailure("message \(sequence) arrived twice") }
                 }
             }
             count += 1
             received += payload.count
             if received >= total { break }
         }
-        guard received == total else { throw BenchFailure("received \(received) of \(total) bytes") }
+        guard received == total else { throw ToolFailure("received \(received) of \(total) bytes") }
         return count
     }
 
@@ -188,7 +167,7 @@ struct BenchCommand: AsyncParsableCommand {
         guard let source = outputs.offerer.result, let sink = outputs.answerer.result,
             source["ok"] as? Bool == true, sink["ok"] as? Bool == true
         else {
-            throw BenchFailure("a peer failed: \(outputs.offerer.result?["error"] ?? "no result"), \(outputs.answerer.result?["error"] ?? "no result")")
+            throw ToolFailure("a peer failed: \(outputs.offerer.result?["error"] ?? "no result"), \(outputs.answerer.result?["error"] ?? "no result")")
         }
         let seconds = sink["seconds"] as? Double ?? 0
         return BenchRun(
@@ -205,24 +184,6 @@ struct BenchRun {
     var megabytesPerSecond: Double
     var messagesPerSecond: Double
     var cpuSeconds: Double
-}
-
-private struct BenchFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// The in-process signaling path: `from`'s candidates to `to`, incoming channels to `channels`.
-func forward(_ from: PeerConnection, to: PeerConnection, channels: AsyncStream<DataChannel>.Continuation?) async {
-    for await event in from.events {
-        switch event {
-        case .iceCandidate(let candidate): try? await to.addIceCandidate(candidate)
-        case .endOfCandidates: try? await to.addIceCandidate(nil)
-        case .dataChannel(let channel): channels?.yield(channel)
-        default: break
-        }
-    }
-    channels?.finish()
 }
 
 /// One decimal place, for human-readable reports.

@@ -30,35 +30,14 @@ struct DemoCommand: AsyncParsableCommand {
     func run() async throws {
         let cpuAtStart = processCPUTime()
         let started = ContinuousClock.now
-        var configuration = PeerConnectionConfiguration()
-        configuration.hostAddresses = .loopback
-        let offerer = try PeerConnection(configuration: configuration)
-        let answerer = try PeerConnection(configuration: configuration)
+        let peers = try InProcessPeers()
         print("Two peer connections on loopback; signaling passes in memory.")
+        let channel = try await peers.offerer.createDataChannel("demo")
+        try await peers.negotiate()
 
-        let (incoming, incomingContinuation) = AsyncStream.makeStream(of: DataChannel.self)
-        let signaling = Task {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await forward(offerer, to: answerer, channels: nil) }
-                group.addTask { await forward(answerer, to: offerer, channels: incomingContinuation) }
-            }
-        }
-        defer { signaling.cancel() }
-
-        let channel = try await offerer.createDataChannel("demo")
-        try await offerer.setLocalDescription()
-        guard let offer = await offerer.localDescription else { throw DemoFailure("no offer") }
-        try await answerer.setRemoteDescription(offer)
-        try await answerer.setLocalDescription()
-        guard let answer = await answerer.localDescription else { throw DemoFailure("no answer") }
-        try await offerer.setRemoteDescription(answer)
-
-        var remoteChannels = incoming.makeAsyncIterator()
-        guard let remote = await remoteChannels.next() else { throw DemoFailure("the answerer got no channel") }
-        var events = channel.events.makeAsyncIterator()
-        while channel.readyState != .open {
-            guard let event = await events.next(), event != .closed else { throw DemoFailure("the channel closed") }
-        }
+        var remoteChannels = peers.incoming.makeAsyncIterator()
+        guard let remote = await remoteChannels.next() else { throw ToolFailure("the answerer got no channel") }
+        try await waitUntilOpen(channel)
         let setup = started.duration(to: .now)
         print("Channel '\(channel.label)' open in \(fixed(setup.seconds * 1000)) ms (ICE, DTLS, SCTP, DCEP).")
 
@@ -66,9 +45,9 @@ struct DemoCommand: AsyncParsableCommand {
         var received = remote.messages.makeAsyncIterator()
         for text in ["Hello from the offerer", "Ünïcödé and emoji 🚀 survive too"] {
             try await channel.send(text)
-            guard let message = await received.next() else { throw DemoFailure("no message") }
+            guard let message = await received.next() else { throw ToolFailure("no message") }
             try await remote.send(message)
-            guard let echo = await replies.next() else { throw DemoFailure("no echo") }
+            guard let echo = await replies.next() else { throw ToolFailure("no echo") }
             print("  sent \"\(text)\", echoed back: \(echo == .text(text) ? "identical" : "DIFFERENT")")
         }
 
@@ -107,18 +86,12 @@ struct DemoCommand: AsyncParsableCommand {
         print("  receiver SHA-256 \(receivedDigest)")
         print("Setup \(fixed(setup.seconds * 1000)) ms; \(fixed(Double(receivedBytes) / elapsed.seconds / 1e6)) MB/s over \(fixed(elapsed.seconds)) s; CPU \(fixed(cpu.seconds)) s for the transfer (\(fixed((processCPUTime() - cpuAtStart).seconds)) s in all).")
         channel.close()
-        await offerer.close()
-        await answerer.close()
+        await peers.close()
         guard sent == receivedDigest, receivedBytes == total else {
-            throw DemoFailure("the received file differs from the one sent")
+            throw ToolFailure("the received file differs from the one sent")
         }
         print("Transfer verified: \(receivedBytes) bytes, SHA-256 identical.")
     }
-}
-
-private struct DemoFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }
 
 /// Reproducible pseudo-random file contents (SplitMix64), so nothing is read from disk.

@@ -108,11 +108,6 @@ struct PeerReport: Sendable {
     }
 }
 
-/// Why a peer run failed.
-struct PeerFailure: Error, CustomStringConvertible {
-    let description: String
-}
-
 /// What `rtc peer` was asked to do (the parsed command line, as a `Sendable` value).
 struct PeerOptions: Sendable {
     var role: PeerCommand.Role
@@ -185,7 +180,7 @@ struct PeerSession: Sendable {
                         incoming = candidate
                         break
                     }
-                    guard let incoming else { throw PeerFailure(description: "the connection closed before the channel arrived") }
+                    guard let incoming else { throw ToolFailure("the connection closed before the channel arrived") }
                     channel = incoming
                 }
                 group.addTask {
@@ -197,7 +192,7 @@ struct PeerSession: Sendable {
                         return report
                     }
                 }
-                throw PeerFailure(description: "the connection ended without a result")
+                throw ToolFailure("the connection ended without a result")
             }
         } catch {
             return PeerReport(error: "\(error)")
@@ -241,7 +236,7 @@ struct PeerSession: Sendable {
             for await _ in gathered { break }
         }
         guard let description = await connection.localDescription else {
-            throw PeerFailure(description: "no local description")
+            throw ToolFailure("no local description")
         }
         signaling.sendDescription(.object(["type": .string(description.type.rawValue), "sdp": .string(description.sdp)]))
     }
@@ -281,11 +276,7 @@ struct PeerSession: Sendable {
     // MARK: Traffic
 
     private func traffic(on channel: DataChannel, started: ContinuousClock.Instant) async throws -> PeerReport {
-        var events = channel.events.makeAsyncIterator()
-        while channel.readyState != .open {
-            guard let event = await events.next() else { throw PeerFailure(description: "the channel closed before opening") }
-            if event == .closed { throw PeerFailure(description: "the channel closed before opening") }
-        }
+        try await waitUntilOpen(channel)
         var report = PeerReport()
         report.openSeconds = started.duration(to: .now).seconds
         printError("rtc peer: channel '\(channel.label)' open after \(report.openSeconds ?? 0) s")
@@ -320,8 +311,8 @@ struct PeerSession: Sendable {
                 : .binary((0..<options.msg).map { UInt8(truncatingIfNeeded: $0 &+ index) })
             let sent = ContinuousClock.now
             try await channel.send(message)
-            guard let reply = await replies.next() else { throw PeerFailure(description: "the channel closed during ping \(index)") }
-            guard reply == message else { throw PeerFailure(description: "ping \(index): the echo differs from what was sent") }
+            guard let reply = await replies.next() else { throw ToolFailure("the channel closed during ping \(index)") }
+            guard reply == message else { throw ToolFailure("ping \(index): the echo differs from what was sent") }
             report.roundTrips.append(sent.duration(to: .now).seconds)
             report.messages += 1
             report.bytes += message.byteCount
@@ -349,12 +340,12 @@ struct PeerSession: Sendable {
         for await message in channel.messages {
             guard case .text(let text) = message, text.hasPrefix("done ") else { continue }
             guard Int(text.dropFirst(5)) == report.bytes else {
-                throw PeerFailure(description: "the sink reports \(text), the source sent \(report.bytes) bytes")
+                throw ToolFailure("the sink reports \(text), the source sent \(report.bytes) bytes")
             }
             report.seconds = begin.duration(to: .now).seconds
             return
         }
-        throw PeerFailure(description: "the channel closed before the sink said done")
+        throw ToolFailure("the channel closed before the sink said done")
     }
 
     /// Counts `--bytes`, checking sequence numbers, then says `done <bytes>`.
@@ -367,7 +358,7 @@ struct PeerSession: Sendable {
             if payload.count >= 8 {
                 let sequence = payload.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
                 guard sequence == expected else {
-                    throw PeerFailure(description: "message \(expected) arrived as sequence number \(sequence)")
+                    throw ToolFailure("message \(expected) arrived as sequence number \(sequence)")
                 }
             }
             expected += 1
@@ -376,7 +367,7 @@ struct PeerSession: Sendable {
             if report.bytes >= options.bytes { break }
         }
         guard report.bytes >= options.bytes else {
-            throw PeerFailure(description: "the channel closed after \(report.bytes) of \(options.bytes) bytes")
+            throw ToolFailure("the channel closed after \(report.bytes) of \(options.bytes) bytes")
         }
         report.seconds = (begin ?? .now).duration(to: .now).seconds
         try await channel.send("done \(report.bytes)")

@@ -17,6 +17,12 @@ enum SessionContext {
     ].joined(separator: ":")
     /// Key-exchange groups, in preference order.
     static let groupList = "X25519:P-256"
+    /// SRTP protection profiles offered and accepted in the use_srtp extension (RFC 5764
+    /// §4.1.1). Data channels never use SRTP, but some peers refuse a DTLS handshake that
+    /// negotiated no profile (aiortc 1.16: "no SRTP profile negotiated"), and browsers always
+    /// offer it. Negotiating the extension costs nothing: no SRTP key is ever exported and no
+    /// SRTP library is linked.
+    static let srtpProfiles = "SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80"
 
     static func make(certificate: OpaquePointer, key: OpaquePointer) throws(DTLSError) -> OpaquePointer {
         ERR_clear_error()
@@ -37,6 +43,8 @@ enum SessionContext {
               rtc_SSL_CTX_set_max_proto_version(context, version) == 1,
               SSL_CTX_set_cipher_list(context, cipherList) == 1,
               rtc_SSL_CTX_set1_groups_list(context, groupList) == 1,
+              // Unlike its neighbours, this one returns 0 on success.
+              SSL_CTX_set_tlsext_use_srtp(context, srtpProfiles) == 0,
               SSL_CTX_use_certificate(context, certificate) == 1,
               SSL_CTX_use_PrivateKey(context, key) == 1,
               SSL_CTX_check_private_key(context) == 1

@@ -16,10 +16,27 @@ enum PeerPair {
         }
     }
 
-    /// Runs both peers until they exit, or stops them after `timeout`. With `captureErrors`
-    /// their standard error is collected, otherwise it goes to ours.
+    /// One peer's program and arguments.
+    struct Command {
+        var executable: URL
+        var arguments: [String]
+    }
+
+    /// Runs two `rtc peer`s of `executable` (see ``run(offerer:answerer:timeout:captureErrors:)``).
     static func run(
         executable: URL, offerer: [String], answerer: [String], timeout: Duration, captureErrors: Bool = false
+    ) throws -> (offerer: Output, answerer: Output) {
+        try run(
+            offerer: Command(executable: executable, arguments: offerer),
+            answerer: Command(executable: executable, arguments: answerer),
+            timeout: timeout, captureErrors: captureErrors)
+    }
+
+    /// Runs both peers (any programs that speak the protocol, such as another stack's driver)
+    /// until they exit, or stops them after `timeout`. With `captureErrors` their standard error
+    /// is collected, otherwise it goes to ours.
+    static func run(
+        offerer: Command, answerer: Command, timeout: Duration, captureErrors: Bool = false
     ) throws -> (offerer: Output, answerer: Output) {
         // A peer that exits closes its stdin: writing the other's last lines there must fail
         // quietly, not raise SIGPIPE in the driver.
@@ -29,9 +46,9 @@ enum PeerPair {
         let outputs = [Pipe(), Pipe()]
         let collected = [Collected(), Collected()]
         let errors = [Collected(), Collected()]
-        for (index, arguments) in [offerer, answerer].enumerated() {
-            processes[index].executableURL = executable
-            processes[index].arguments = arguments
+        for (index, command) in [offerer, answerer].enumerated() {
+            processes[index].executableURL = command.executable
+            processes[index].arguments = command.arguments
             processes[index].standardInput = inputs[index]
             processes[index].standardOutput = outputs[index]
             let other = inputs[1 - index].fileHandleForWriting

@@ -200,6 +200,8 @@ final class USRSCTPStack: @unchecked Sendable {
     let lock = PthreadLock()
     /// Guarded by `lock`.
     private var lastTimerAdvance: ContinuousClock.Instant?
+    /// How far back a `now` must be to count as another clock rather than reordering.
+    static let clockResynchronizationThreshold: Duration = .seconds(1)
     /// Guarded by `lock`. Starts at 1: the id is an AF_CONN address and must not be NULL.
     private var nextID: UInt = 1
 
@@ -277,10 +279,11 @@ final class USRSCTPStack: @unchecked Sendable {
             return
         }
         guard now >= last else {
-            // A `now` before the last advance comes from another clock (a test's virtual clock
-            // ran ahead of the real one): take it as the new reference instead of freezing every
-            // association's timers until the earlier clock catches up.
-            lastTimerAdvance = now
+            // Threads read the clock a little out of order: ignore that. A `now` far before the
+            // last advance comes from another clock (a test's virtual clock ran ahead of the real
+            // one): take it as the new reference instead of freezing every association's timers
+            // until the earlier clock catches up.
+            if now.duration(to: last) > Self.clockResynchronizationThreshold { lastTimerAdvance = now }
             return
         }
         let elapsed = last.duration(to: now)

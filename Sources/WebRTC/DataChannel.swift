@@ -153,10 +153,16 @@ public final class DataChannel: Sendable {
         try await send(.text(text))
     }
 
-    /// Sends bytes (`[UInt8]`, `Data`, `ArraySlice<UInt8>`, …) as a binary message (PPID 53, or
-    /// 57 when empty; RFC 8831 §8).
+    /// Sends a binary message (PPID 53, or 57 when empty; RFC 8831 §8).
+    public func send(_ bytes: [UInt8]) async throws(DataChannelSendError) {
+        try await send(.binary(bytes))
+    }
+
+    /// Sends other byte sequences (`Data`, `ArraySlice<UInt8>`, …) as a binary message. Contiguous
+    /// ones are copied in one go, not byte by byte (this generic is not specialized across modules).
     public func send(_ bytes: some Sequence<UInt8>) async throws(DataChannelSendError) {
-        try await send(.binary(Array(bytes)))
+        let array = bytes.withContiguousStorageIfAvailable { Array($0) } ?? Array(bytes)
+        try await send(.binary(array))
     }
 
     /// Sends the readable bytes of `buffer` as a binary message.

@@ -160,3 +160,21 @@ extension String {
         append("\r\n")
     }
 }
+
+/// A value named by a case-insensitive token (a hash function, a candidate type), with a case
+/// for names this module does not know, kept lower-cased.
+protocol CaseInsensitivelyNamed {
+    /// The values with a known name.
+    static var known: [Self] { get }
+    /// The value's name as serialized.
+    var name: String { get }
+    /// A value for a name not in ``known``.
+    static func other(_ name: String) -> Self
+}
+
+extension CaseInsensitivelyNamed {
+    init(nameBytes: ArraySlice<UInt8>) {
+        self = Self.known.first { ASCII.equalsIgnoringCase($0.name.utf8, nameBytes) }
+            ?? .other(nameBytes.lowercasedString)
+    }
+}

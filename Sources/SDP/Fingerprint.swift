@@ -60,7 +60,7 @@ public struct Fingerprint: Sendable, Hashable {
 
 /// A hash function of a certificate fingerprint (RFC 8122 §5, which keeps the
 /// RFC 4572 names). Names compare case-insensitively.
-public enum HashFunction: Sendable, Hashable, CustomStringConvertible {
+public enum HashFunction: Sendable, Hashable, CustomStringConvertible, CaseInsensitivelyNamed {
     /// SHA-1, 20 bytes.
     case sha1
     /// SHA-224, 28 bytes.
@@ -86,12 +86,7 @@ public enum HashFunction: Sendable, Hashable, CustomStringConvertible {
         self.init(nameBytes: ArraySlice(name.utf8))
     }
 
-    init(nameBytes: ArraySlice<UInt8>) {
-        self = Self.known.first { ASCII.equalsIgnoringCase($0.name.utf8, nameBytes) }
-            ?? .other(nameBytes.lowercasedString)
-    }
-
-    private static let known: [HashFunction] = [.sha256, .sha1, .sha224, .sha384, .sha512, .md5, .md2]
+    static let known: [HashFunction] = [.sha256, .sha1, .sha224, .sha384, .sha512, .md5, .md2]
 
     /// The name as written in SDP, such as `sha-256`.
     public var name: String {

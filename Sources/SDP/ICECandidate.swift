@@ -170,7 +170,7 @@ extension ICECandidate {
     }
 
     /// A candidate type (RFC 8839 §5.1 `cand-type`).
-    public enum Kind: Sendable, Hashable, CustomStringConvertible {
+    public enum Kind: Sendable, Hashable, CustomStringConvertible, CaseInsensitivelyNamed {
         /// `host`: an address of a local interface.
         case host
         /// `srflx`: an address a STUN server saw.
@@ -187,12 +187,7 @@ extension ICECandidate {
             self.init(nameBytes: ArraySlice(name.utf8))
         }
 
-        init(nameBytes: ArraySlice<UInt8>) {
-            self = Self.known.first { ASCII.equalsIgnoringCase($0.name.utf8, nameBytes) }
-                ?? .other(nameBytes.lowercasedString)
-        }
-
-        private static let known: [Kind] = [.host, .serverReflexive, .peerReflexive, .relay]
+        static let known: [Kind] = [.host, .serverReflexive, .peerReflexive, .relay]
 
         /// The name as written in SDP, such as `srflx`.
         public var name: String {

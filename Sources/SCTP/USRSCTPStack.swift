@@ -84,36 +84,29 @@ final class Registry: @unchecked Sendable {
 
     /// From `conn_output`: the packet is already copied out of usrsctp's buffer.
     func deliverPacket(_ id: UInt, _ packet: [UInt8]) {
-        lock.withLock {
-            guard mailboxes[id] != nil else {
-                unknown += 1
-                return
-            }
-            mailboxes[id]?.packets.append(packet)
-            touched.insert(id)
-        }
+        deliver(to: id) { $0.packets.append(packet) }
     }
 
     /// From the receive callback.
     func deliverPiece(_ id: UInt, _ piece: InboundPiece) {
-        lock.withLock {
-            guard mailboxes[id] != nil else {
-                unknown += 1
-                return
-            }
-            mailboxes[id]?.pieces.append(piece)
-            touched.insert(id)
-        }
+        deliver(to: id) { $0.pieces.append(piece) }
     }
 
     /// From the send callback.
     func deliverSendSpace(_ id: UInt, _ free: UInt32) {
+        deliver(to: id) { $0.sendBufferFree = free }
+    }
+
+    /// Puts something in `id`'s mailbox; a callback for an id that is gone (a socket being
+    /// closed) is only counted.
+    private func deliver(to id: UInt, _ put: (inout Mailbox) -> Void) {
         lock.withLock {
             guard mailboxes[id] != nil else {
                 unknown += 1
                 return
             }
-            mailboxes[id]?.sendBufferFree = free
+            // In place (the default is never used: the mailbox exists).
+            put(&mailboxes[id, default: Mailbox()])
             touched.insert(id)
         }
     }

@@ -43,15 +43,18 @@ let package = Package(
         // OpenSSL 3.0 macros and variadic functions, as real C functions.
         .target(name: "COpenSSLShim", dependencies: ["COpenSSL"]),
 
+        // MARK: Shared building blocks (pure Swift)
+        .target(name: "RTCCollections", swiftSettings: strict),
+
         // MARK: Wire codecs (pure Swift, no I/O)
         .target(name: "SDP", swiftSettings: strict),
         .target(name: "STUN", swiftSettings: strict),
 
         // MARK: Protocol state machines (sans-IO: bytes and time in, bytes, events and deadlines out)
-        .target(name: "ICE", dependencies: ["STUN", "SDP"], swiftSettings: strict),
-        .target(name: "DTLS", dependencies: ["COpenSSL", "COpenSSLShim", "SDP"], swiftSettings: strict),
-        .target(name: "SCTP", dependencies: ["CUsrsctp"], swiftSettings: strict),
-        .target(name: "DataChannel", swiftSettings: strict),
+        .target(name: "ICE", dependencies: ["STUN", "SDP", "RTCCollections"], swiftSettings: strict),
+        .target(name: "DTLS", dependencies: ["COpenSSL", "COpenSSLShim", "SDP", "RTCCollections"], swiftSettings: strict),
+        .target(name: "SCTP", dependencies: ["CUsrsctp", "RTCCollections"], swiftSettings: strict),
+        .target(name: "DataChannel", dependencies: ["RTCCollections"], swiftSettings: strict),
 
         // MARK: I/O drivers (SwiftNIO)
         .target(
@@ -69,7 +72,7 @@ let package = Package(
         .target(
             name: "WebRTC",
             dependencies: [
-                "SDP", "STUN", "ICE", "ICETransport", "DTLS", "SCTP", "DataChannel",
+                "SDP", "STUN", "ICE", "ICETransport", "DTLS", "SCTP", "DataChannel", "RTCCollections",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -99,6 +102,7 @@ let package = Package(
         .testTarget(name: "ICETests", dependencies: ["TestSupport", "ICE"], swiftSettings: strict),
         .testTarget(name: "DTLSTests", dependencies: ["TestSupport", "DTLS", "SDP"], swiftSettings: strict),
         .testTarget(name: "SCTPTests", dependencies: ["TestSupport", "SCTP"], swiftSettings: strict),
+        .testTarget(name: "RTCCollectionsTests", dependencies: ["RTCCollections"], swiftSettings: strict),
         .testTarget(name: "DataChannelTests", dependencies: ["TestSupport", "DataChannel"], swiftSettings: strict),
         .testTarget(
             name: "ICETransportTests",

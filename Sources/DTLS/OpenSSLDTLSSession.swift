@@ -1,4 +1,5 @@
 import COpenSSL
+import RTCCollections
 import COpenSSLShim
 import SDP
 
@@ -78,9 +79,9 @@ public final class OpenSSLDTLSSession: DTLSSession {
     private var verificationFailure: DTLSError.Reason?
     private var lastAlertReceived: (description: String, fatal: Bool)?
     private var isHolding = false
-    private var held = BoundedQueue<[UInt8]>(capacity: OpenSSLDTLSSession.maximumHeldDatagrams)
+    private var held = FIFO<[UInt8]>()
     private var heldBytes = 0
-    private var transmitQueue = BoundedQueue<[UInt8]>(capacity: OpenSSLDTLSSession.maximumQueuedDatagrams)
+    private var transmitQueue = FIFO<[UInt8]>()
     /// At most two events per session: connected, then closed or failed.
     private var events: [DTLSEvent] = []
     private var lastNow: ContinuousClock.Instant
@@ -345,10 +346,11 @@ public final class OpenSSLDTLSSession: DTLSSession {
 
     private func hold(_ datagram: UnsafeRawBufferPointer) {
         isHolding = true
-        guard heldBytes + datagram.count <= Self.maximumHeldBytes, held.append(Array(datagram)) else {
+        guard heldBytes + datagram.count <= Self.maximumHeldBytes, held.count < Self.maximumHeldDatagrams else {
             statistics.heldDatagramsDropped += 1
             return
         }
+        held.append(Array(datagram))
         heldBytes += datagram.count
     }
 
@@ -458,10 +460,11 @@ public final class OpenSSLDTLSSession: DTLSSession {
             from: UnsafeRawBufferPointer(start: data, count: length),
             maximumDatagramSize: configuration.maximumDatagramSize
         ) { datagram in
-            guard transmitQueue.append(datagram) else {
+            guard transmitQueue.count < Self.maximumQueuedDatagrams else {
                 statistics.transmitQueueDrops += 1
                 return
             }
+            transmitQueue.append(datagram)
             statistics.datagramsSent += 1
             statistics.bytesSent += datagram.count
         }

@@ -1,3 +1,5 @@
+import RTCCollections
+
 /// What the composition must do on the SCTP association, in order.
 public enum DataChannelCommand: Sendable, Hashable {
     /// Send one whole user message on `stream` with `ppid`, ordered or not, with `reliability`
@@ -172,12 +174,12 @@ public struct DataChannelManager: Sendable {
 
     /// The next command for the SCTP association, or `nil`.
     public mutating func pollCommand() -> DataChannelCommand? {
-        commands.pop()
+        commands.popFirst()
     }
 
     /// The next event for the application, or `nil`.
     public mutating func pollEvent() -> DataChannelManagerEvent? {
-        events.pop()
+        events.popFirst()
     }
 
     /// The state of channel `id`, or `nil` if there is none (never opened, or closed and forgotten).
@@ -426,30 +428,3 @@ extension DataChannelStatistics {
         bytesReceived += bytes
     }
 }
-
-/// A first-in first-out queue with amortised O(1) push and pop.
-struct FIFO<Element> {
-    private var items: [Element] = []
-    private var head = 0
-
-    mutating func append(_ item: Element) {
-        items.append(item)
-    }
-
-    mutating func pop() -> Element? {
-        guard head < items.count else { return nil }
-        let item = items[head]
-        head += 1
-        if head == items.count {
-            items.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head >= 64, head * 2 >= items.count {
-            // Never fully drained: reclaim the consumed prefix.
-            items.removeFirst(head)
-            head = 0
-        }
-        return item
-    }
-}
-
-extension FIFO: Sendable where Element: Sendable {}

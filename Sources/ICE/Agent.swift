@@ -1,3 +1,4 @@
+import RTCCollections
 import SDP
 import STUN
 
@@ -62,8 +63,8 @@ public struct ICEAgent: Sendable {
     public internal(set) var connectionState: ICEConnectionState = .new
     /// The gathering state.
     public internal(set) var gatheringState: ICEGatheringState = .new
-    var transmits = Queue<ICETransmit>()
-    var events = Queue<ICEEvent>()
+    var transmits = FIFO<ICETransmit>()
+    var events = FIFO<ICEEvent>()
     var dropped = ICEDropCounters()
 
     /// An agent with `credentials` as its local ufrag and password (random by default).

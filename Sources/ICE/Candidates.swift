@@ -51,31 +51,3 @@ struct FoundationTable: Sendable {
         return value
     }
 }
-
-/// A FIFO with O(1) amortised push and pop (the standard library has no deque).
-struct Queue<Element: Sendable>: Sendable {
-    private var storage: [Element] = []
-    private var head = 0
-
-    var count: Int { storage.count - head }
-
-    mutating func append(_ element: Element) {
-        storage.append(element)
-    }
-
-    mutating func popFirst() -> Element? {
-        guard head < storage.count else { return nil }
-        let element = storage[head]
-        head += 1
-        if head * 2 >= storage.count {
-            storage.removeFirst(head)
-            head = 0
-        }
-        return element
-    }
-
-    mutating func removeAll() {
-        storage.removeAll()
-        head = 0
-    }
-}

@@ -58,6 +58,7 @@
 // A stream's reset bookkeeping ends when both directions have been reset, so the id can be reused.
 
 import CUsrsctp
+import RTCCollections
 
 #if canImport(Glibc)
 import Glibc
@@ -329,12 +330,12 @@ public final class SCTPAssociation {
 
     /// The next SCTP packet for DTLS to seal.
     public func pollTransmit() -> [UInt8]? {
-        transmitQueue.pop()
+        transmitQueue.popFirst()
     }
 
     /// The next event.
     public func pollEvent() -> SCTPEvent? {
-        events.pop()
+        events.popFirst()
     }
 
     /// When to call ``handleTimeout(now:)``: `timerTick` after the last call while the association is alive,
@@ -506,7 +507,7 @@ public final class SCTPAssociation {
             configuration.sendBufferSize - usrsctpBuffered >= configuration.sendBufferSize / 4
         {
             wantsWritable = false
-            events.push(.writable)
+            events.append(.writable)
         }
         if phase == .closed, socket != nil {
             releaseLocked()
@@ -520,7 +521,7 @@ public final class SCTPAssociation {
             inspectOutbound(packet)
             counters.packetsSent += 1
             counters.bytesSent += packet.count
-            transmitQueue.push(packet)
+            transmitQueue.append(packet)
         }
         if let free = box.sendBufferFree {
             // sb_free is computed unsigned inside usrsctp and wraps when the queue exceeds SO_SNDBUF.
@@ -566,7 +567,7 @@ public final class SCTPAssociation {
             return
         }
         counters.messagesReceived += 1
-        events.push(.message(SCTPReceivedMessage(stream: stream, ppid: ppid, data: bytes)))
+        events.append(.message(SCTPReceivedMessage(stream: stream, ppid: ppid, data: bytes)))
     }
 
     private func handleNotificationLocked(_ bytes: [UInt8]) {
@@ -578,7 +579,7 @@ public final class SCTPAssociation {
                 guard phase == .connecting else { return }
                 phase = .connected
                 outboundStreams = outbound
-                events.push(.connected)
+                events.append(.connected)
             case SCTP_COMM_LOST, SCTP_SHUTDOWN_COMP, SCTP_CANT_STR_ASSOC:
                 markClosedLocked()
             default:
@@ -617,13 +618,13 @@ public final class SCTPAssociation {
                     answer.append(stream)
                 }
             }
-            events.push(.incomingStreamsReset(streams))
+            events.append(.incomingStreamsReset(streams))
             if phase == .connected, !answer.isEmpty { _ = requestResetLocked(answer) }
             for stream in streams { finishResetIfComplete(stream) }
         }
         if flags & SCTP_STREAM_RESET_OUTGOING_SSN != 0 {
             for stream in streams { resetOutgoingDone.insert(stream) }
-            events.push(.outgoingStreamsReset(streams))
+            events.append(.outgoingStreamsReset(streams))
             for stream in streams { finishResetIfComplete(stream) }
         }
     }
@@ -746,7 +747,7 @@ public final class SCTPAssociation {
         deferredResets = []
         if !closedEmitted {
             closedEmitted = true
-            events.push(.closed)
+            events.append(.closed)
         }
     }
 

@@ -1,4 +1,5 @@
 import DTLS
+import RTCCollections
 import DataChannel
 import SCTP
 import SDP
@@ -126,12 +127,10 @@ public final class DataChannelTransport {
     private var channels: DataChannelManager
     /// Messages waiting for room in SCTP's send buffer, oldest first (order across channels is kept
     /// too, since SCTP's buffer is shared).
-    private var waitingForSCTP: [PendingSend] = []
-    private var waitingHead = 0
+    private var waitingForSCTP = FIFO<PendingSend>()
     private var buffered: [UInt16: Int] = [:]
     private var lowThresholds: [UInt16: Int] = [:]
-    private var events: [DataChannelTransportEvent] = []
-    private var eventHead = 0
+    private var events = FIFO<DataChannelTransportEvent>()
     private var sctpStarted = false
     /// SCTP packets DTLS refused to seal (closed or failed session).
     public private(set) var sctpPacketsNotSealed = 0
@@ -262,14 +261,7 @@ public final class DataChannelTransport {
 
     /// The next event, oldest first.
     public func pollEvent() -> DataChannelTransportEvent? {
-        guard eventHead < events.count else { return nil }
-        let event = events[eventHead]
-        eventHead += 1
-        if eventHead == events.count {
-            events.removeAll(keepingCapacity: true)
-            eventHead = 0
-        }
-        return event
+        events.popFirst()
     }
 
     /// When ``handleTimeout(now:)`` is due next.
@@ -307,7 +299,7 @@ public final class DataChannelTransport {
     public var channelTotals: DataChannelStatistics { channels.statistics.total }
 
     /// Messages waiting in front of SCTP for room in its send buffer.
-    public var messagesWaitingForSCTP: Int { waitingForSCTP.count - waitingHead }
+    public var messagesWaitingForSCTP: Int { waitingForSCTP.count }
 
     /// The state of a channel, or `nil` for an unknown id.
     public func state(of id: UInt16) -> DataChannelState? {
@@ -416,8 +408,7 @@ public final class DataChannelTransport {
 
     /// Hands waiting messages to SCTP in order until it has no room.
     private func flushWaitingSends() {
-        while waitingHead < waitingForSCTP.count {
-            let pending = waitingForSCTP[waitingHead]
+        while let pending = waitingForSCTP.first {
             let refusal = pending.data.withUnsafeBytes { bytes -> SCTPError? in
                 do throws(SCTPError) {
                     try sctp.send(
@@ -431,11 +422,9 @@ public final class DataChannelTransport {
             // Full buffer: retried on .writable. Any other refusal (stream gone, association
             // closing) drops this message only; the layer that caused it reports the condition.
             if refusal?.reason == .wouldBlock { return }
-            waitingHead += 1
+            _ = waitingForSCTP.popFirst()
             if pending.countsAsBuffered { release(pending.data.count, of: pending.stream) }
         }
-        waitingForSCTP.removeAll(keepingCapacity: true)
-        waitingHead = 0
     }
 
     private func release(_ byteCount: Int, of stream: UInt16) {
@@ -450,8 +439,6 @@ public final class DataChannelTransport {
     }
 
     private func dropWaitingSends(for stream: UInt16) {
-        waitingForSCTP.removeSubrange(0..<waitingHead)
-        waitingHead = 0
         waitingForSCTP.removeAll { $0.stream == stream }
         buffered[stream] = nil
     }
@@ -460,7 +447,6 @@ public final class DataChannelTransport {
         guard !finished else { return }
         finished = true
         waitingForSCTP.removeAll()
-        waitingHead = 0
         buffered.removeAll()
         events.append(event)
     }

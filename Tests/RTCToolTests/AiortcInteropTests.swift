@@ -29,7 +29,7 @@ struct AiortcInteropTests {
         ])
     func interoperates(with testCase: Case) throws {
         let theirRole = testCase.ourRole == "offerer" ? "answerer" : "offerer"
-        let common = ["--bytes", String(2 << 20), "--msg", "16384", "--count", "10", "--timeout", ProcessInfo.processInfo.environment["RTC_INTEROP_TIMEOUT"] ?? "40"]
+        let common = ["--bytes", String(2 << 20), "--msg", "16384", "--count", "10", "--timeout", "40"]
         let ours = PeerPair.Command(
             executable: try RTC.binary(), arguments: ["peer", "--role", testCase.ourRole, "--mode", testCase.ourMode] + common)
         let python = ProcessInfo.processInfo.environment["RTC_PYTHON"] ?? "python3"

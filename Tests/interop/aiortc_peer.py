@@ -7,7 +7,8 @@ aiortc gathers all candidates before its description is ready, so it never
 trickles (its description carries them); it accepts trickled candidates from
 the other side. aioice never offers loopback addresses, so its host-address
 lookup is patched to 127.0.0.1 here (test scaffolding, not the stack under
-test); iceServers=[] keeps it off public STUN servers.
+test); iceServers=[] keeps it off public STUN servers. AIORTC_PEER_DEBUG=1 sends
+aiortc's debug log (ICE, DTLS, SCTP states) to stderr for diagnosing interop.
 """
 import argparse
 import asyncio

@@ -19,7 +19,11 @@ let package = Package(
         .library(name: "SCTP", targets: ["SCTP"]),
         .library(name: "DataChannel", targets: ["DataChannel"]),
         .library(name: "WebRTC", targets: ["WebRTC"]),
+        .library(name: "Signaling", targets: ["Signaling"]),
+        .library(name: "SignalingServer", targets: ["SignalingServer"]),
+        .library(name: "SignalingClient", targets: ["SignalingClient"]),
         .executable(name: "rtc", targets: ["rtc"]),
+        .executable(name: "rtc-interop", targets: ["rtc-interop"]),
     ],
     dependencies: [
         // The core's only Swift dependencies: SwiftNIO for the I/O drivers, swift-log for logging.
@@ -27,6 +31,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         // The command-line tool only; never a dependency of a protocol module.
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // The signaling server only (HTTP, WebSocket upgrade, static files); without the
+        // default traits, which pull swift-configuration.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0", traits: []),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.0"),
     ],
     targets: [
         // MARK: System libraries
@@ -81,15 +89,58 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // MARK: Signaling (above the core; the core never depends on it)
+        // The protocol of docs/signaling.md: messages and the room hub state machine (no I/O).
+        .target(name: "Signaling", dependencies: ["COpenSSL"], swiftSettings: strict),
+        // The WebSocket server and the browser page it serves.
+        .target(
+            name: "SignalingServer",
+            dependencies: [
+                "Signaling",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            ],
+            resources: [.copy("Web")],
+            swiftSettings: strict
+        ),
+        // The client apps use: a WebSocket client on SwiftNIO and the glue to PeerConnection.
+        .target(
+            name: "SignalingClient",
+            dependencies: [
+                "Signaling", "WebRTC",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
         // MARK: Tools
         .executableTarget(
             name: "rtc",
             dependencies: [
                 "SDP", "STUN", "ICETransport", "DataChannel", "WebRTC", "COpenSSL",
+                "Signaling", "SignalingServer", "SignalingClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // The interop suite (`make interop`): our stack against headless Chromium and aiortc.
+        .executableTarget(
+            name: "rtc-interop",
+            dependencies: [
+                "WebRTC", "Signaling", "SignalingServer", "SignalingClient", "COpenSSL",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
@@ -120,6 +171,11 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SignalingTests",
+            dependencies: ["Signaling", "SignalingServer", "SignalingClient", "WebRTC"],
             swiftSettings: strict
         ),
         .testTarget(name: "RTCToolTests", dependencies: ["TestSupport", "rtc", "SDP", "STUN"], swiftSettings: strict),

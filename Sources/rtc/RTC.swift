@@ -6,6 +6,9 @@ struct RTC: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rtc",
         abstract: "A WebRTC data-channel stack in Swift: codecs, peers and tools.",
-        subcommands: [DemoCommand.self, BenchCommand.self, PeerCommand.self, SDPCommand.self, STUNCommand.self, STUNServerCommand.self]
+        subcommands: [
+            DemoCommand.self, BenchCommand.self, PeerCommand.self, SignalCommand.self, SignalTokenCommand.self, JoinCommand.self,
+            SDPCommand.self, STUNCommand.self, STUNServerCommand.self,
+        ]
     )
 }

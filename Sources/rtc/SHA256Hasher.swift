@@ -13,6 +13,13 @@ final class SHA256Hasher {
         EVP_MD_CTX_free(context)
     }
 
+    /// The lower-case hex SHA-256 of `bytes`.
+    static func hex(of bytes: [UInt8]) -> String {
+        let hasher = SHA256Hasher()
+        hasher.update(bytes)
+        return hasher.finish()
+    }
+
     func update(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { _ = EVP_DigestUpdate(context, $0.baseAddress, $0.count) }
     }

@@ -8,7 +8,7 @@ SECONDS ?= 60
 
 RTC_RELEASE := .build/release/rtc
 
-.PHONY: all setup build test demo fuzz fuzz-build bench-codecs clean
+.PHONY: all setup build test demo interop fuzz fuzz-build bench-codecs clean
 
 all: build
 
@@ -26,6 +26,14 @@ test:
 demo: setup
 	$(SWIFT) build -c release --product rtc
 	scripts/demo.sh $(RTC_RELEASE)
+
+# The interop suite: our stack against headless Chromium and aiortc, and a browser mesh
+# through `rtc signal`, inside a loopback-only namespace; prints the table of docs and README.
+interop:
+	@scripts/setup.sh interop
+	$(SWIFT) build -c release --product rtc
+	$(SWIFT) build -c release --product rtc-interop
+	scripts/interop.sh $(RTC_RELEASE) .build/release/rtc-interop
 
 fuzz-build: setup
 	cd Fuzz && $(SWIFT) build -c debug --sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address --product fuzz-$(TARGET)

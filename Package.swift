@@ -120,11 +120,14 @@ let package = Package(
         ),
 
         // MARK: Tools
+        // What the command-line tools share: two peer processes cross-piped (docs/rtc-peer.md)
+        // and SHA-256 for checking transfers.
+        .target(name: "ToolSupport", dependencies: ["COpenSSL"], swiftSettings: strict),
         .executableTarget(
             name: "rtc",
             dependencies: [
                 "SDP", "STUN", "ICETransport", "DataChannel", "WebRTC", "COpenSSL",
-                "Signaling", "SignalingServer", "SignalingClient",
+                "Signaling", "SignalingServer", "SignalingClient", "ToolSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -137,8 +140,10 @@ let package = Package(
         .executableTarget(
             name: "rtc-interop",
             dependencies: [
-                "WebRTC", "Signaling", "SignalingServer", "SignalingClient", "COpenSSL",
+                "WebRTC", "DataChannel", "Signaling", "SignalingServer", "SignalingClient", "ToolSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -175,10 +180,16 @@ let package = Package(
         ),
         .testTarget(
             name: "SignalingTests",
-            dependencies: ["Signaling", "SignalingServer", "SignalingClient", "WebRTC"],
+            dependencies: [
+                "TestSupport", "Signaling", "SignalingServer", "SignalingClient", "WebRTC",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
-        .testTarget(name: "RTCToolTests", dependencies: ["TestSupport", "rtc", "SDP", "STUN"], swiftSettings: strict),
+        .testTarget(name: "RTCToolTests", dependencies: ["TestSupport", "rtc", "ToolSupport", "SDP", "STUN"], swiftSettings: strict),
         .testTarget(
             name: "SystemLibrariesTests",
             dependencies: ["COpenSSL", "COpenSSLShim", "CUsrsctp"],

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what building (`setup.sh`) or testing (`setup.sh test`) needs, or
+# Installs what building (`setup.sh`), testing (`setup.sh test`) or the interop
+# suite (`setup.sh interop`) needs, or
 # says exactly how to. Debian/Ubuntu: apt-get when run as root, otherwise the
 # command to run. macOS: the Homebrew command. Swift must already be on PATH.
 set -euo pipefail
@@ -12,6 +13,10 @@ brew_packages=(openssl@3 libusrsctp pkg-config)
 if [ "$mode" = test ]; then
     apt_packages+=(iproute2 coturn python3 python3-pip)
     brew_packages+=(coturn)
+fi
+# The interop suite: headless Chromium and aiortc (PyPI) as the peers.
+if [ "$mode" = interop ]; then
+    apt_packages+=(iproute2 chromium python3 python3-pip)
 fi
 
 if ! command -v swift >/dev/null 2>&1; then
@@ -51,13 +56,18 @@ Darwin)
     ;;
 esac
 
-# aioice for the ICE interop tests, into the python3 the tests run (or $RTC_PYTHON).
-if [ "$mode" = test ]; then
-    python=${RTC_PYTHON:-python3}
-    if ! "$python" -c 'import aioice' 2>/dev/null; then
-        echo "setup: installing aioice 0.13 for $python"
-        "$python" -m pip install --quiet 'aioice==0.13.*' 2>/dev/null \
-            || "$python" -m pip install --quiet --break-system-packages 'aioice==0.13.*' \
-            || { echo "setup: could not install aioice; run: $python -m pip install 'aioice==0.13.*'" >&2; exit 1; }
+# Python peers, into the python3 the tests run (or $RTC_PYTHON): aioice for the ICE
+# interop tests, aiortc (which brings aioice) for the whole-stack ones.
+pip_install() {
+    local module=$1 requirement=$2 python=${RTC_PYTHON:-python3}
+    if ! "$python" -c "import $module" 2>/dev/null; then
+        echo "setup: installing $requirement for $python"
+        "$python" -m pip install --quiet "$requirement" 2>/dev/null \
+            || "$python" -m pip install --quiet --break-system-packages "$requirement" \
+            || { echo "setup: could not install $requirement; run: $python -m pip install '$requirement'" >&2; exit 1; }
     fi
+}
+if [ "$mode" = test ] || [ "$mode" = interop ]; then
+    pip_install aioice 'aioice==0.13.*'
+    pip_install aiortc 'aiortc==1.16.*'
 fi

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DataChannel
 import Foundation
+import ToolSupport
 import WebRTC
 
 /// `rtc bench`: throughput and setup time between two local peers, in this process or in two.

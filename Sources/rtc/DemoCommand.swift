@@ -5,6 +5,7 @@ import Darwin
 #endif
 import ArgumentParser
 import DataChannel
+import ToolSupport
 import WebRTC
 
 /// `rtc demo`: two peers on loopback in this process, connected through an in-process

@@ -1,11 +1,7 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import ArgumentParser
 import Foundation
 import NIOConcurrencyHelpers
+import ToolSupport
 import Signaling
 import SignalingClient
 import WebRTC

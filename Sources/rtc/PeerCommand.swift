@@ -2,6 +2,7 @@ import ArgumentParser
 import DataChannel
 import Foundation
 import ICETransport
+import ToolSupport
 import WebRTC
 
 /// `rtc peer`: one peer whose signaling is JSON lines on standard input and output, so that a

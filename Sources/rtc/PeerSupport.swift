@@ -67,11 +67,6 @@ func parseJSONObject(_ line: String) -> [String: Any]? {
     return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
 }
 
-/// Writes to a closed pipe fail with EPIPE instead of raising SIGPIPE.
-func ignoreBrokenPipes() {
-    signal(SIGPIPE, SIG_IGN)
-}
-
 /// CPU time (user + system) this process has used.
 func processCPUTime() -> Duration {
     var usage = rusage()

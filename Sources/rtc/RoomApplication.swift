@@ -2,6 +2,7 @@ import Foundation
 import NIOConcurrencyHelpers
 import Signaling
 import SignalingClient
+import ToolSupport
 import WebRTC
 
 /// The room application of docs/signaling.md over data channels: a `chat` channel per

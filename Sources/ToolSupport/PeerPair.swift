@@ -1,29 +1,39 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Foundation
 
 /// Two `rtc peer` processes with each one's standard output piped into the other's standard
 /// input: the driver of docs/rtc-peer.md, used by `rtc bench --processes 2` and by the tests.
-enum PeerPair {
+package enum PeerPair {
     /// What one peer printed and how it ended.
-    struct Output {
-        var status: Int32
-        var lines: [String]
+    package struct Output {
+        package var status: Int32
+        package var lines: [String]
         /// Its standard error, when captured.
-        var errorText: String
+        package var errorText: String
 
         /// The last line as a JSON object: the `result` line of a peer that finished.
-        var result: [String: Any]? {
+        package var result: [String: Any]? {
             lines.last.flatMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
         }
     }
 
     /// One peer's program and arguments.
-    struct Command {
-        var executable: URL
-        var arguments: [String]
+    package struct Command {
+        package var executable: URL
+        package var arguments: [String]
+
+        package init(executable: URL, arguments: [String]) {
+            self.executable = executable
+            self.arguments = arguments
+        }
     }
 
     /// Runs two `rtc peer`s of `executable` (see ``run(offerer:answerer:timeout:captureErrors:)``).
-    static func run(
+    package static func run(
         executable: URL, offerer: [String], answerer: [String], timeout: Duration, captureErrors: Bool = false
     ) throws -> (offerer: Output, answerer: Output) {
         try run(
@@ -35,7 +45,7 @@ enum PeerPair {
     /// Runs both peers (any programs that speak the protocol, such as another stack's driver)
     /// until they exit, or stops them after `timeout`. With `captureErrors` their standard error
     /// is collected, otherwise it goes to ours.
-    static func run(
+    package static func run(
         offerer: Command, answerer: Command, timeout: Duration, captureErrors: Bool = false
     ) throws -> (offerer: Output, answerer: Output) {
         // A peer that exits closes its stdin: writing the other's last lines there must fail
@@ -109,4 +119,9 @@ private final class Collected: @unchecked Sendable {
     }
 
     var lines: [String] { text.split(separator: "\n").map(String.init) }
+}
+
+/// Writes to a closed pipe fail with EPIPE instead of raising SIGPIPE.
+package func ignoreBrokenPipes() {
+    signal(SIGPIPE, SIG_IGN)
 }

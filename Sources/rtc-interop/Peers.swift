@@ -1,0 +1,80 @@
+import DataChannel
+import Foundation
+import NIOConcurrencyHelpers
+import WebRTC
+
+/// Runs `body` with a deadline: a case never waits forever.
+func within<T: Sendable>(
+    _ seconds: Double, _ what: String, _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let value = first else {
+            throw CaseFailure("timed out after \(Int(seconds)) s: \(what)")
+        }
+        return value
+    }
+}
+
+/// Polls `condition` every 10 ms until it holds, for at most `seconds`.
+func waitUntil(_ seconds: Double, _ what: String, _ condition: @escaping @Sendable () async throws -> Bool) async throws {
+    _ = try await within(seconds, what) {
+        while try await !condition() {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return true
+    }
+}
+
+/// A channel's messages, buffered as they arrive, taken one at a time with a deadline.
+final class Inbox: Sendable {
+    private let buffer = NIOLockedValueBox<(messages: [DataChannelMessage], finished: Bool)>(([], false))
+    private let reader: Task<Void, Never>
+
+    init(_ channel: DataChannel) {
+        let buffer = buffer
+        reader = Task {
+            for await message in channel.messages {
+                buffer.withLockedValue { $0.messages.append(message) }
+            }
+            buffer.withLockedValue { $0.finished = true }
+        }
+    }
+
+    deinit { reader.cancel() }
+
+    /// The next message within `seconds`.
+    func next(within seconds: Double = 20) async throws -> DataChannelMessage {
+        try await within(seconds, "a message") { [buffer] in
+            while true {
+                let (message, finished) = buffer.withLockedValue { state -> (DataChannelMessage?, Bool) in
+                    state.messages.isEmpty ? (nil, state.finished) : (state.messages.removeFirst(), false)
+                }
+                if let message { return message }
+                if finished { throw CaseFailure("the channel closed") }
+                try await Task.sleep(for: .milliseconds(2))
+            }
+        }
+    }
+}
+
+/// Random bytes for transfers (not for secrets).
+func randomBytes(_ count: Int) -> [UInt8] {
+    var generator = SystemRandomNumberGenerator()
+    var bytes = [UInt8](repeating: 0, count: count)
+    var index = 0
+    while index < count {
+        var word = generator.next()
+        for _ in 0..<min(8, count - index) {
+            bytes[index] = UInt8(truncatingIfNeeded: word)
+            word >>= 8
+            index += 1
+        }
+    }
+    return bytes
+}

@@ -5,6 +5,7 @@ import HummingbirdWebSocket
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import ServiceLifecycle
 import Signaling
 
 /// The settings of a ``SignalingServer``.
@@ -51,11 +52,13 @@ public final class SignalingServer: Sendable {
     /// The port the server listens on.
     public let port: Int
     private let task: Task<Void, Never>
+    private let services: ServiceGroup
     private let state: ServerState
 
-    private init(port: Int, task: Task<Void, Never>, state: ServerState) {
+    private init(port: Int, task: Task<Void, Never>, services: ServiceGroup, state: ServerState) {
         self.port = port
         self.task = task
+        self.services = services
         self.state = state
     }
 
@@ -94,18 +97,19 @@ public final class SignalingServer: Sendable {
             },
             logger: configuration.logger
         )
+        // A service group of our own, so that stopping is a graceful shutdown: connections
+        // are closed with `server-shutdown` first, then the listener stops.
+        let services = ServiceGroup(
+            configuration: .init(services: [application], logger: configuration.logger))
         let task = Task {
-            do {
-                try await withTaskCancellationHandler {
-                    try await withThrowingDiscardingTaskGroup { group in
-                        group.addTask { try await application.run() }
-                        group.addTask { await state.runIdleTimer() }
-                    }
-                } onCancel: {
-                    state.shutdown()
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await state.runIdleTimer() }
+                do {
+                    try await services.run()
+                } catch {
+                    configuration.logger.error("signaling server stopped: \(error)")
                 }
-            } catch {
-                configuration.logger.error("signaling server stopped: \(error)")
+                group.cancelAll()
             }
             boundPort.finish()
         }
@@ -115,7 +119,7 @@ public final class SignalingServer: Sendable {
             await task.value
             throw SignalingServerError.bindFailed("\(configuration.host):\(configuration.port)")
         }
-        return SignalingServer(port: port, task: task, state: state)
+        return SignalingServer(port: port, task: task, services: services, state: state)
     }
 
     /// Rooms and peers right now.
@@ -123,7 +127,8 @@ public final class SignalingServer: Sendable {
 
     /// Closes every connection (`server-shutdown`) and stops listening.
     public func stop() async {
-        task.cancel()
+        state.shutdown()
+        await services.triggerGracefulShutdown()
         await task.value
     }
 }
@@ -229,8 +234,7 @@ private final class ServerState: Sendable {
 
     /// Expires idle connections, once a second, until cancelled.
     func runIdleTimer() async {
-        while !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(1))
+        while (try? await Task.sleep(for: .seconds(1))) != nil {
             perform { $0.expireIdle(now: .now) }
         }
     }

@@ -60,6 +60,14 @@
     return `${(n / 1024 / 1024).toFixed(1)} MiB`;
   }
 
+  function nextEvent(target, type) {
+    return new Promise((resolve) => target.addEventListener(type, resolve, { once: true }));
+  }
+
+  function delay(ms) {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
   function toHex(buffer) {
     return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('');
   }
@@ -296,6 +304,13 @@
         note(`${peer.id}: offers collided; ignoring theirs (we are the impolite side)`);
         return;
       }
+      if (offerCollision && pc.iceGatheringState === 'gathering') {
+        // Chromium (156, measured) sometimes never gathers a candidate for the
+        // answer when the offer it rolls back was still gathering: about one
+        // glare in ten wedged. Host-only gathering ends within milliseconds,
+        // so let it finish first (bounded, in case it does not).
+        await Promise.race([nextEvent(pc, 'icegatheringstatechange'), delay(1000)]);
+      }
       // On a collision the polite side's setRemoteDescription rolls its own offer back.
       await pc.setRemoteDescription({ type: message.type, sdp: message.sdp });
       if (message.type === 'offer') {
@@ -437,9 +452,6 @@
     }
   }
 
-  function nextEvent(target, type) {
-    return new Promise((resolve) => target.addEventListener(type, resolve, { once: true }));
-  }
 
   function parseReply(message) {
     try {

@@ -372,11 +372,15 @@ struct PeerSession: Sendable {
         }
         report.seconds = (begin ?? .now).duration(to: .now).seconds
         try await channel.send("done \(report.bytes)")
-        // Let the last message leave before the connection closes (bounded).
-        let deadline = ContinuousClock.now + .seconds(5)
-        while channel.bufferedAmount > 0 && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(10))
+        // The source closes once it has read `done`; closing first could lose that last
+        // message in flight (a slow peer has not acknowledged it yet). Bounded: 10 s.
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await event in channel.events where event == .closed { return }
+            }
+            group.addTask { try? await Task.sleep(for: .seconds(10)) }
+            await group.next()
+            group.cancelAll()
         }
-        try await Task.sleep(for: .milliseconds(200))
     }
 }

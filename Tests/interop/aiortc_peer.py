@@ -123,7 +123,12 @@ async def main(args):
             report["messages"] += 1
             report["bytes"] += len(message)
         channel.send(f"done {report['bytes']}")
-        await asyncio.sleep(0.5)
+        # The source closes once it has read "done"; closing first could lose it in flight.
+        try:
+            while await asyncio.wait_for(messages.get(), 10) is not None:
+                pass
+        except asyncio.TimeoutError:
+            pass
     elif args.mode == "source":
         sequence = 0
         while report["bytes"] < args.bytes:

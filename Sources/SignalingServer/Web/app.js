@@ -304,13 +304,11 @@
         note(`${peer.id}: offers collided; ignoring theirs (we are the impolite side)`);
         return;
       }
-      if (offerCollision && pc.iceGatheringState === 'gathering') {
-        // Chromium (156, measured) sometimes never gathers a candidate for the
-        // answer when the offer it rolls back was still gathering: about one
-        // glare in ten wedged. Host-only gathering ends within milliseconds,
-        // so let it finish first (bounded, in case it does not).
-        await Promise.race([nextEvent(pc, 'icegatheringstatechange'), delay(1000)]);
-      }
+      // Chromium (156, measured) sometimes never gathers a candidate for the
+      // answer when the offer it rolls back had not finished gathering: about
+      // one glare in ten wedged. Host-only gathering takes a few hundred ms at
+      // most, so let it finish first (bounded, in case it does not).
+      if (offerCollision) await gatheringComplete(pc, 1000);
       // On a collision the polite side's setRemoteDescription rolls its own offer back.
       await pc.setRemoteDescription({ type: message.type, sdp: message.sdp });
       if (message.type === 'offer') {
@@ -326,6 +324,14 @@
         : null;
       if (pc.remoteDescription) await addCandidate(peer, candidate);
       else peer.pendingCandidates.push(candidate);
+    }
+  }
+
+  // Resolves when pc's ICE gathering is complete, or after `ms` at the latest.
+  async function gatheringComplete(pc, ms) {
+    const timeout = delay(ms).then(() => 'timeout');
+    while (pc.iceGatheringState !== 'complete') {
+      if (await Promise.race([nextEvent(pc, 'icegatheringstatechange'), timeout]) === 'timeout') return;
     }
   }
 

@@ -2,7 +2,7 @@
 # own set-up (scripts/setup.sh installs missing system packages when root).
 
 SWIFT ?= swift
-# Fuzzing: `make fuzz TARGET=stun SECONDS=600` (targets: stun, sdp, candidate).
+# Fuzzing: `make fuzz TARGET=stun SECONDS=600` (targets: stun, sdp, candidate, signaling).
 TARGET ?= stun
 SECONDS ?= 60
 

@@ -27,5 +27,11 @@ let package = Package(
             path: "Sources/FuzzCandidate",
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "fuzz-signaling",
+            dependencies: [.product(name: "Signaling", package: "swift-webrtc")],
+            path: "Sources/FuzzSignaling",
+            swiftSettings: strict
+        ),
     ]
 )

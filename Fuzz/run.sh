@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs one fuzz target for a given number of seconds, seeded from Vectors/.
-# Usage: Fuzz/run.sh stun|sdp|candidate SECONDS   (after `make fuzz-build`)
+# Usage: Fuzz/run.sh stun|sdp|candidate|signaling SECONDS   (after `make fuzz-build`)
 set -euo pipefail
-target=${1:?target: stun, sdp or candidate}
+target=${1:?target: stun, sdp, candidate or signaling}
 seconds=${2:?seconds}
 fuzz=$(cd "$(dirname "$0")" && pwd)
 vectors="$fuzz/../Vectors"
@@ -23,7 +23,8 @@ candidate)
         printf '%s' "$line" > "$seeds/candidate-$n"
     done < <(cat "$vectors"/sdp/*.sdp "$vectors"/candidates/*.txt | tr -d '\r' | grep 'candidate:')
     ;;
-*) echo "unknown target $target (stun, sdp, candidate)" >&2; exit 2 ;;
+signaling) cp "$vectors"/signaling/*.bin "$seeds"/ ;;
+*) echo "unknown target $target (stun, sdp, candidate, signaling)" >&2; exit 2 ;;
 esac
 
 # SWIFT_BACKTRACE=enable=no: otherwise a Swift trap shows as a false ASan report.

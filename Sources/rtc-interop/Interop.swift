@@ -2,12 +2,25 @@ import ArgumentParser
 import Foundation
 
 /// `rtc-interop`: our stack against the peers people use (headless Chromium, aiortc), and
-/// a browser mesh through `rtc signal`. `make interop` runs it inside a loopback-only
-/// network namespace; it prints a table and `N passed, N failed`, and fails on any failure.
+/// Chromium's own figures for the side-by-side benchmarks. Both run inside a loopback-only
+/// network namespace.
 @main
 struct Interop: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rtc-interop",
+        abstract: "Interop suite and Chromium benchmarks (inside a loopback-only namespace).",
+        subcommands: [InteropSuite.self, ChromiumBench.self],
+        defaultSubcommand: InteropSuite.self
+    )
+}
+
+/// `rtc-interop run`, the default subcommand: the interop suite against headless Chromium and
+/// aiortc, and a browser mesh through `rtc signal`. `make interop` runs it inside a
+/// loopback-only network namespace; it prints a table and `N passed, N failed`, and fails on
+/// any failure.
+struct InteropSuite: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
         abstract: "Run the interop suite against headless Chromium and aiortc (inside a loopback-only namespace)."
     )
 

@@ -33,6 +33,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "1: both peers in this process; 2: two `rtc peer` processes cross-piped.")
     var processes: Int = 1
 
+    @Option(help: "Instead of a transfer: hold this many peer connections (in pairs, each pair with an open channel) in this process and report the memory each costs.")
+    var memoryConnections: Int?
+
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
@@ -42,9 +45,18 @@ struct BenchCommand: AsyncParsableCommand {
         guard [1, 2].contains(processes) else { throw ValidationError("--processes must be 1 or 2") }
         guard processes == 1 || channels == 1 else { throw ValidationError("--channels applies to --processes 1 only") }
         guard processes == 1 || !unordered else { throw ValidationError("--unordered applies to --processes 1 only") }
+        if let memoryConnections {
+            guard memoryConnections >= 2, memoryConnections % 2 == 0 else {
+                throw ValidationError("--memory-connections must be an even number of at least 2 (they come in pairs)")
+            }
+            guard processes == 1 else { throw ValidationError("--memory-connections applies to --processes 1 only") }
+        }
     }
 
     func run() async throws {
+        if let memoryConnections {
+            return try await measureMemory(connections: memoryConnections)
+        }
         var results: [BenchRun] = []
         for index in 0..<runs {
             let result = processes == 1 ? try await inProcess() : try await twoProcesses()
@@ -154,6 +166,60 @@ struct BenchCommand: AsyncParsableCommand {
         }
         guard received == total else { throw ToolFailure("received \(received) of \(total) bytes") }
         return count
+    }
+
+    // MARK: Memory per connection
+
+    /// RSS with `connections` connected peer connections (pairs, each with an open channel),
+    /// minus the RSS before, per connection. One pair is opened and closed first, so that
+    /// what every connection shares (usrsctp's stack, OpenSSL's tables, the event loops) is
+    /// in the baseline.
+    private func measureMemory(connections: Int) async throws {
+        let warmUp = try await openPair()
+        await warmUp.peers.close()
+        let baseline = residentBytes()
+        let started = ContinuousClock.now
+        var pairs: [(peers: InProcessPeers, channel: DataChannel)] = []
+        for _ in 0..<(connections / 2) {
+            pairs.append(try await openPair())
+        }
+        let opened = started.duration(to: .now).seconds
+        let loaded = residentBytes()
+        for pair in pairs where pair.channel.readyState != .open {
+            throw ToolFailure("a channel is \(pair.channel.readyState) with \(connections) connections held")
+        }
+        for pair in pairs {
+            await pair.peers.close()
+        }
+        pairs.removeAll()
+        let afterClose = residentBytes()
+        let perConnection = Double(loaded - baseline) / Double(connections) / 1024
+        if json {
+            print(
+                JSON.object([
+                    "mode": .string("memory"), "connections": .integer(Int64(connections)),
+                    "baseline_rss_mib": .double(Double(baseline) / 1_048_576),
+                    "loaded_rss_mib": .double(Double(loaded) / 1_048_576),
+                    "after_close_rss_mib": .double(Double(afterClose) / 1_048_576),
+                    "rss_per_connection_kib": .double(perConnection), "open_s": .double(opened),
+                ]).compact())
+        } else {
+            print(
+                "\(connections) connections (each with an open channel): \(fixed(perConnection)) KiB each; RSS \(fixed(Double(baseline) / 1_048_576)) → \(fixed(Double(loaded) / 1_048_576)) MiB, \(fixed(Double(afterClose) / 1_048_576)) MiB after closing them; opened in \(fixed(opened)) s"
+            )
+        }
+    }
+
+    /// A connected pair whose channel is open on both sides.
+    private func openPair() async throws -> (peers: InProcessPeers, channel: DataChannel) {
+        let peers = try InProcessPeers()
+        let channel = try await peers.offerer.createDataChannel("memory")
+        try await peers.negotiate()
+        var incoming = peers.incoming.makeAsyncIterator()
+        guard let remote = await incoming.next() else { throw ToolFailure("the answerer got no channel") }
+        try await waitUntilOpen(channel)
+        try await waitUntilOpen(remote)
+        return (peers, channel)
     }
 
     // MARK: Two processes

@@ -81,6 +81,23 @@ func processCPUTime() -> Duration {
     return duration(usage.ru_utime) + duration(usage.ru_stime)
 }
 
+/// The process's resident set size now, in bytes: `/proc/self/statm` on Linux; elsewhere
+/// the peak (`ru_maxrss`), the closest portable figure.
+func residentBytes() -> Int {
+    #if os(Linux)
+    if let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
+        let pages = statm.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+    {
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+    return 0
+    #else
+    var usage = rusage()
+    getrusage(RUSAGE_SELF, &usage)
+    return Int(usage.ru_maxrss)  // bytes on macOS
+    #endif
+}
+
 extension Duration {
     /// The duration in seconds, as a floating-point number for reports.
     var seconds: Double {

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Foundation
 import NIOPosix
 import Signaling
@@ -14,7 +19,7 @@ private let inLoopbackNamespace = ProcessInfo.processInfo.environment["RTC_LOOPB
     "Signaling server over WebSockets", .serialized,
     .enabled(if: inLoopbackNamespace, "needs a loopback-only network namespace (run as root through make test)"))
 struct ServerTests {
-    private func withServer(
+    func withServer(
         _ configuration: SignalingServerConfiguration = SignalingServerConfiguration(port: 0),
         _ body: (String, SignalingServer) async throws -> Void
     ) async throws {
@@ -31,7 +36,7 @@ struct ServerTests {
     }
 
     /// The next event of `client` within `timeout`, or nil.
-    private func nextEvent(
+    func nextEvent(
         _ iterator: inout AsyncStream<SignalingClientEvent>.Iterator, timeout: Duration = .seconds(5)
     ) async -> SignalingClientEvent? {
         let box = IteratorBox(iterator)
@@ -162,4 +167,104 @@ private final class IteratorBox: @unchecked Sendable {
     var iterator: AsyncStream<SignalingClientEvent>.Iterator
     init(_ iterator: AsyncStream<SignalingClientEvent>.Iterator) { self.iterator = iterator }
     func next() async -> SignalingClientEvent? { await iterator.next() }
+}
+
+/// A WebSocket client that completes the opening handshake and then never reads: the
+/// slow consumer the server must shed. Plain blocking POSIX calls; bounded by socket timeouts.
+final class StalledWebSocketClient {
+    private let descriptor: Int32
+
+    init(port: Int, room: String, peer: String) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw CaseError("socket failed") }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        // A small receive buffer, so that the server's writes back up quickly.
+        var small: Int32 = 4096
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { throw CaseError("connect failed") }
+        try write(
+            Array(
+                ("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").utf8))
+        // The 101 response and nothing else is read before the join.
+        var response = [UInt8]()
+        var byte: UInt8 = 0
+        while !response.suffix(4).elementsEqual([13, 10, 13, 10]) {
+            guard recv(descriptor, &byte, 1, 0) == 1 else { throw CaseError("no handshake response") }
+            response.append(byte)
+        }
+        guard String(decoding: response, as: UTF8.self).hasPrefix("HTTP/1.1 101") else { throw CaseError("upgrade refused") }
+        try sendText(ClientMessage.join(room: room, peer: peer, token: nil).text)
+    }
+
+    deinit { close(descriptor) }
+
+    /// One masked text frame (RFC 6455 §5.2; client frames are masked, here with a zero key).
+    func sendText(_ text: String) throws {
+        let payload = Array(text.utf8)
+        var frame: [UInt8] = [0x81]
+        if payload.count < 126 {
+            frame.append(0x80 | UInt8(payload.count))
+        } else {
+            frame += [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
+        }
+        frame += [0, 0, 0, 0] + payload
+        try write(frame)
+    }
+
+    private func write(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard written > 0 else { throw CaseError("send failed") }
+            offset += written
+        }
+    }
+}
+
+struct CaseError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension ServerTests {
+    @Test func aClientThatStopsReadingIsDroppedAndDelaysNobody() async throws {
+        let limits = SignalingLimits(messagesPerSecond: 1e6, burst: 1_000_000, outboundQueueMessages: 16)
+        try await withServer(SignalingServerConfiguration(limits: limits)) { url, server in
+            let sender = try await SignalingClient.join(url: url, room: "room", peer: "sender")
+            let bystander = try await SignalingClient.join(url: url, room: "room", peer: "bystander")
+            let stalled = try StalledWebSocketClient(port: server.port, room: "room", peer: "stalled")
+            var senderEvents = sender.events.makeAsyncIterator()
+            var bystanderEvents = bystander.events.makeAsyncIterator()
+            #expect(await nextEvent(&senderEvents) == .peerJoined("bystander"))
+            #expect(await nextEvent(&senderEvents) == .peerJoined("stalled"))
+            #expect(await nextEvent(&bystanderEvents) == .peerJoined("stalled"))
+            // Far more than the socket buffers (up to 4 MiB each way on loopback) and the queue
+            // hold, to the peer that never reads.
+            let payload = RelayPayload.message(.string(String(repeating: "x", count: 30_000)))
+            for _ in 0..<600 {
+                try await sender.send(payload, to: "stalled")
+            }
+            // The server sheds it, and everyone else hears so, then traffic flows as before.
+            #expect(await nextEvent(&senderEvents, timeout: .seconds(60)) == .peerLeft("stalled"))
+            #expect(await nextEvent(&bystanderEvents) == .peerLeft("stalled"))
+            try await sender.send(.message("still here"), to: "bystander")
+            // (Behind the rest of the sender's own 18 MB, which the server still parses in order.)
+            let last = await nextEvent(&bystanderEvents, timeout: .seconds(60))
+            #expect(last == .relayed(from: "sender", .message("still here")))
+            _ = stalled
+            await sender.close()
+            await bystander.close()
+        }
+    }
 }

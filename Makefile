@@ -8,7 +8,7 @@ SECONDS ?= 60
 
 RTC_RELEASE := .build/release/rtc
 
-.PHONY: all setup build test demo interop fuzz fuzz-build bench-codecs clean
+.PHONY: all setup build test demo interop bench fuzz fuzz-build bench-codecs clean
 
 all: build
 
@@ -34,6 +34,14 @@ interop:
 	$(SWIFT) build -c release --product rtc
 	$(SWIFT) build -c release --product rtc-interop
 	scripts/interop.sh $(RTC_RELEASE) .build/release/rtc-interop
+
+# Side by side, one run: our stack, libdatachannel, aiortc and Chromium on the same workloads,
+# inside a loopback-only namespace; prints the table and rewrites docs/benchmarks.md.
+bench:
+	@scripts/setup.sh interop
+	$(SWIFT) build -c release --product rtc
+	$(SWIFT) build -c release --product rtc-interop
+	scripts/bench.sh $(RTC_RELEASE) .build/release/rtc-interop
 
 fuzz-build: setup
 	cd Fuzz && $(SWIFT) build -c debug --sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address --product fuzz-$(TARGET)

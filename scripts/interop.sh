@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 rtc=$1
 interop=$2
 table=.build/interop-table.md
+RTC_PYTHON312=$(scripts/python312.sh)
+export RTC_PYTHON312
 
 if [ "$(id -u)" -eq 0 ] && unshare -n true 2>/dev/null; then
     echo "interop: running inside a loopback-only network namespace"

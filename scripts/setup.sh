@@ -71,3 +71,12 @@ if [ "$mode" = test ] || [ "$mode" = interop ]; then
     pip_install aioice 'aioice==0.13.*'
     pip_install aiortc 'aiortc==1.16.*'
 fi
+# libdatachannel through its PyPI wheel, which needs Python 3.12 or later (pyenv here).
+if [ "$mode" = interop ]; then
+    python312=$(scripts/python312.sh)
+    if [ -n "$python312" ]; then
+        RTC_PYTHON=$python312 pip_install aiolibdatachannel aiolibdatachannel
+    else
+        echo "setup: no Python 3.12 or later (set RTC_PYTHON312 or install one with pyenv); libdatachannel cases will be skipped"
+    fi
+fi

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 
-/// `rtc-interop`: our stack against the peers people use (headless Chromium, aiortc), and
+/// `rtc-interop`: our stack against the peers people use (headless Chromium, aiortc, libdatachannel), and
 /// Chromium's own figures for the side-by-side benchmarks. Both run inside a loopback-only
 /// network namespace.
 @main
@@ -14,18 +14,18 @@ struct Interop: AsyncParsableCommand {
     )
 }
 
-/// `rtc-interop run`, the default subcommand: the interop suite against headless Chromium and
-/// aiortc, and a browser mesh through `rtc signal`. `make interop` runs it inside a
+/// `rtc-interop run`, the default subcommand: the interop suite against headless Chromium,
+/// aiortc and libdatachannel, and a browser mesh through `rtc signal`. `make interop` runs it inside a
 /// loopback-only network namespace; it prints a table and `N passed, N failed`, and fails on
 /// any failure.
 struct InteropSuite: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run the interop suite against headless Chromium and aiortc (inside a loopback-only namespace)."
+        abstract: "Run the interop suite against headless Chromium, aiortc and libdatachannel (inside a loopback-only namespace)."
     )
 
     enum Section: String, ExpressibleByArgument, CaseIterable {
-        case chromium, aiortc, mesh
+        case chromium, aiortc, libdatachannel, mesh
     }
 
     @Option(help: "The rtc binary to test (rtc peer, rtc join).")
@@ -36,6 +36,9 @@ struct InteropSuite: AsyncParsableCommand {
 
     @Option(help: "The python3 that has aiortc.")
     var python = "python3"
+
+    @Option(help: "The Python 3.12 that has aiolibdatachannel (default: $RTC_PYTHON312 or python3.12).")
+    var python312 = ProcessInfo.processInfo.environment["RTC_PYTHON312"] ?? "python3.12"
 
     @Option(help: "The repository root (for Tests/interop).")
     var repository = "."
@@ -71,8 +74,15 @@ struct InteropSuite: AsyncParsableCommand {
                 await ChromiumCases(chromium: chromium, pages: root.appendingPathComponent("Tests/interop/chromium"), bigBytes: bigBytes)
                     .run(into: report)
             case .aiortc:
-                await AiortcCases(rtc: rtcBinary, python: python, script: root.appendingPathComponent("Tests/interop/aiortc_peer.py"))
-                    .run(into: report)
+                await ProtocolPeerCases(
+                    peer: "aiortc", module: "aiortc", rtc: rtcBinary, python: python,
+                    script: root.appendingPathComponent("Tests/interop/aiortc_peer.py")
+                ).run(into: report)
+            case .libdatachannel:
+                await ProtocolPeerCases(
+                    peer: "libdatachannel", module: "aiolibdatachannel", rtc: rtcBinary, python: python312,
+                    script: root.appendingPathComponent("Benchmarks/peers/libdatachannel_peer.py")
+                ).run(into: report)
             case .mesh:
                 await MeshCase(chromium: chromium, rtc: rtcBinary).run(into: report)
             }

@@ -1,18 +1,22 @@
 import Foundation
 import ToolSupport
 
-/// `rtc peer` × an aiortc peer speaking the same JSON lines (Tests/interop/aiortc_peer.py),
+/// `rtc peer` × another stack's peer speaking the same JSON lines (docs/rtc-peer.md): aiortc
+/// (Tests/interop/aiortc_peer.py) or libdatachannel (Benchmarks/peers/libdatachannel_peer.py),
 /// in both roles, echo/ping and source/sink, with and without trickle.
-struct AiortcCases {
+struct ProtocolPeerCases {
+    /// The stack's name in the table.
+    let peer: String
+    /// The Python module the script needs, checked before anything runs.
+    let module: String
     let rtc: URL
     let python: String
     let script: URL
 
     func run(into report: Report) async {
-        let peer = "aiortc"
-        guard aiortcAvailable() else {
+        guard isImportable() else {
             for role in ["offerer", "answerer"] {
-                report.skip(peer: peer, role: role, "all cases", because: "aiortc is not importable by \(python)")
+                report.skip(peer: peer, role: "rtc \(role)", "all cases", because: "\(module) is not importable by \(python)")
             }
             return
         }
@@ -43,8 +47,8 @@ struct AiortcCases {
             : try PeerPair.run(offerer: theirs, answerer: ours, timeout: .seconds(60), captureErrors: true)
         let (our, their) = ourRole == "offerer" ? (results.offerer, results.answerer) : (results.answerer, results.offerer)
         try require(our.result?["ok"] as? Bool == true, "rtc: \(our.lines.last ?? "no output") \(our.errorText.suffix(300))")
-        try require(their.result?["ok"] as? Bool == true, "aiortc: \(their.lines.last ?? "no output") \(their.errorText.suffix(300))")
-        try require(our.status == 0 && their.status == 0, "exit status rtc \(our.status), aiortc \(their.status)")
+        try require(their.result?["ok"] as? Bool == true, "\(peer): \(their.lines.last ?? "no output") \(their.errorText.suffix(300))")
+        try require(our.status == 0 && their.status == 0, "exit status rtc \(our.status), \(peer) \(their.status)")
         if ["source", "sink"].contains(ourMode) {
             try require(our.result?["bytes"] as? Int == 4 << 20, "rtc moved \(our.result?["bytes"] ?? "?") bytes")
         }
@@ -53,10 +57,10 @@ struct AiortcCases {
         }
     }
 
-    private func aiortcAvailable() -> Bool {
+    private func isImportable() -> Bool {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python, "-c", "import aiortc"]
+        process.arguments = [python, "-c", "import \(module)"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         guard (try? process.run()) != nil else { return false }

@@ -1,4 +1,5 @@
 import DataChannel
+import NIOConcurrencyHelpers
 import WebRTC
 
 /// Two peer connections on loopback in this process with the signaling between them passed in
@@ -8,6 +9,8 @@ struct InProcessPeers {
     let answerer: PeerConnection
     /// The channels the offerer opens, as the answerer receives them.
     let incoming: AsyncStream<DataChannel>
+    /// When the offerer's ICE and then its whole connection (DTLS) first reported connected.
+    let milestones = Milestones()
     private let signaling: Task<Void, Never>
 
     init() throws {
@@ -16,10 +19,11 @@ struct InProcessPeers {
         let offerer = try PeerConnection(configuration: configuration)
         let answerer = try PeerConnection(configuration: configuration)
         let (incoming, incomingContinuation) = AsyncStream.makeStream(of: DataChannel.self)
+        let milestones = milestones
         signaling = Task {
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await forward(offerer, to: answerer, channels: nil) }
-                group.addTask { await forward(answerer, to: offerer, channels: incomingContinuation) }
+                group.addTask { await forward(offerer, to: answerer, channels: nil, milestones: milestones) }
+                group.addTask { await forward(answerer, to: offerer, channels: incomingContinuation, milestones: nil) }
             }
         }
         self.offerer = offerer
@@ -44,17 +48,39 @@ struct InProcessPeers {
     }
 }
 
-/// Forwards `from`'s local candidates to `to` and hands incoming channels to `channels`.
-private func forward(_ from: PeerConnection, to: PeerConnection, channels: AsyncStream<DataChannel>.Continuation?) async {
+/// Forwards `from`'s local candidates to `to`, hands incoming channels to `channels` and notes
+/// `from`'s milestones.
+private func forward(
+    _ from: PeerConnection, to: PeerConnection, channels: AsyncStream<DataChannel>.Continuation?, milestones: Milestones?
+) async {
     for await event in from.events {
         switch event {
         case .iceCandidate(let candidate): try? await to.addIceCandidate(candidate)
         case .endOfCandidates: try? await to.addIceCandidate(nil)
         case .dataChannel(let channel): channels?.yield(channel)
+        case .iceConnectionStateChanged(let state) where state == .connected || state == .completed:
+            milestones?.note(\.iceConnected)
+        case .connectionStateChanged(let state) where state == .connected: milestones?.note(\.connected)
         default: break
         }
     }
     channels?.finish()
+}
+
+/// When setup milestones were first reached, for `rtc bench`'s breakdown of setup time.
+final class Milestones: Sendable {
+    struct Times: Sendable {
+        var iceConnected: ContinuousClock.Instant?
+        var connected: ContinuousClock.Instant?
+    }
+
+    private let times = NIOLockedValueBox(Times())
+
+    func note(_ milestone: WritableKeyPath<Times, ContinuousClock.Instant?> & Sendable) {
+        times.withLockedValue { if $0[keyPath: milestone] == nil { $0[keyPath: milestone] = .now } }
+    }
+
+    var current: Times { times.withLockedValue { $0 } }
 }
 
 /// Returns once `channel` is open; throws if it closes first.

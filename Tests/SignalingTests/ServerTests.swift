@@ -238,33 +238,64 @@ struct CaseError: Error, CustomStringConvertible {
 }
 
 extension ServerTests {
-    @Test func aClientThatStopsReadingIsDroppedAndDelaysNobody() async throws {
+    @Test(.timeLimit(.minutes(2)))
+    func aClientThatStopsReadingIsDroppedAndDelaysNobody() async throws {
         let limits = SignalingLimits(messagesPerSecond: 1e6, burst: 1_000_000, outboundQueueMessages: 16)
         try await withServer(SignalingServerConfiguration(limits: limits)) { url, server in
             let sender = try await SignalingClient.join(url: url, room: "room", peer: "sender")
             let bystander = try await SignalingClient.join(url: url, room: "room", peer: "bystander")
             let stalled = try StalledWebSocketClient(port: server.port, room: "room", peer: "stalled")
-            var senderEvents = sender.events.makeAsyncIterator()
-            var bystanderEvents = bystander.events.makeAsyncIterator()
-            #expect(await nextEvent(&senderEvents) == .peerJoined("bystander"))
-            #expect(await nextEvent(&senderEvents) == .peerJoined("stalled"))
-            #expect(await nextEvent(&bystanderEvents) == .peerJoined("stalled"))
-            // Far more than the socket buffers (up to 4 MiB each way on loopback) and the queue
-            // hold, to the peer that never reads.
+            let senderEvents = EventLog(sender.events)
+            let bystanderEvents = EventLog(bystander.events)
+            try await senderEvents.wait(for: .peerJoined("stalled"))
+            // Messages to the peer that never reads, until the server sheds it: the socket
+            // buffers fill (a few MiB on loopback), then its queue of 16 overflows.
             let payload = RelayPayload.message(.string(String(repeating: "x", count: 30_000)))
-            for _ in 0..<600 {
-                try await sender.send(payload, to: "stalled")
+            var sent = 0
+            while !senderEvents.contains(.peerLeft("stalled")) && sent < 3_000 {
+                for _ in 0..<20 { try await sender.send(payload, to: "stalled") }
+                sent += 20
+                try await Task.sleep(for: .milliseconds(5))
             }
-            // The server sheds it, and everyone else hears so, then traffic flows as before.
-            #expect(await nextEvent(&senderEvents, timeout: .seconds(60)) == .peerLeft("stalled"))
-            #expect(await nextEvent(&bystanderEvents) == .peerLeft("stalled"))
+            try await senderEvents.wait(for: .peerLeft("stalled"))
+            // Everyone else heard so, and traffic between them flows as before.
+            try await bystanderEvents.wait(for: .peerLeft("stalled"))
             try await sender.send(.message("still here"), to: "bystander")
-            // (Behind the rest of the sender's own 18 MB, which the server still parses in order.)
-            let last = await nextEvent(&bystanderEvents, timeout: .seconds(60))
-            #expect(last == .relayed(from: "sender", .message("still here")))
+            try await bystanderEvents.wait(for: .relayed(from: "sender", .message("still here")))
             _ = stalled
             await sender.close()
             await bystander.close()
+        }
+    }
+}
+
+/// Collects a client's events as they come, for tests that poll while doing other things.
+private final class EventLog: @unchecked Sendable {
+    // `events` is guarded by `lock`.
+    private let lock = NSLock()
+    private var events: [SignalingClientEvent] = []
+    private var reader: Task<Void, Never>?
+
+    init(_ stream: AsyncStream<SignalingClientEvent>) {
+        reader = Task { [weak self] in
+            for await event in stream { self?.lock.withLock { self?.events.append(event) } }
+        }
+    }
+
+    deinit { reader?.cancel() }
+
+    func contains(_ event: SignalingClientEvent) -> Bool {
+        lock.withLock { events.contains(event) }
+    }
+
+    /// Waits up to 60 s for `event` (the server may still be working through a flood).
+    func wait(for event: SignalingClientEvent) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !contains(event) {
+            guard ContinuousClock.now < deadline else {
+                throw CaseError("no \(event) within 60 s; got \(lock.withLock { events.suffix(5) })")
+            }
+            try await Task.sleep(for: .milliseconds(10))
         }
     }
 }

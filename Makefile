@@ -8,7 +8,7 @@ SECONDS ?= 60
 
 RTC_RELEASE := .build/release/rtc
 
-.PHONY: all setup build test demo interop bench fuzz fuzz-build bench-codecs clean
+.PHONY: all setup build test demo interop bench fuzz fuzz-build bench-codecs bench-check clean
 
 all: build
 
@@ -49,10 +49,16 @@ fuzz-build: setup
 fuzz: fuzz-build
 	Fuzz/run.sh $(TARGET) $(SECONDS)
 
-# Codec micro-benchmarks (wall time, instructions, mallocs per operation); a
-# separate package, so its first build takes several minutes.
+# Codec micro-benchmarks (wall time, throughput, mallocs per operation); a
+# separate package, so its first build takes several minutes. Every benchmark,
+# DTLS, SCTP and data channels included: `cd Benchmarks && swift package benchmark`.
 bench-codecs: setup
-	cd Benchmarks && $(SWIFT) package benchmark --no-progress
+	cd Benchmarks && $(SWIFT) package benchmark --no-progress --target Codecs
+
+# Every benchmark against the thresholds stored in Benchmarks/Thresholds
+# (allocations tightly, time loosely); fails on a regression. See Benchmarks/README.md.
+bench-check: setup
+	SWIFT=$(SWIFT) Benchmarks/check-thresholds.sh
 
 clean:
 	rm -rf .build Fuzz/.build Benchmarks/.build

@@ -80,9 +80,8 @@ final class ConnectionEngine {
         let channel: DataChannel
         let messages: AsyncStream<DataChannelMessage>.Continuation
         let events: AsyncStream<DataChannelEvent>.Continuation
-        /// Suspended sends, oldest first, waiting for the queue to drain (``DataChannel/lowWaterMark``);
-        /// no continuation for a fast-path send that found others waiting (its sender did not wait).
-        var waiting: [(message: DataChannelMessage, continuation: CheckedContinuation<Result<Void, DataChannelSendError>, Never>?)] = []
+        /// Suspended sends, oldest first, waiting for the queue to drain (``DataChannel/lowWaterMark``).
+        var waiting: [(message: DataChannelMessage, continuation: CheckedContinuation<Result<Void, DataChannelSendError>, Never>)] = []
     }
 
     /// An engine with neither ICE nor a transport yet; `maximumMessageSize` is our
@@ -203,28 +202,6 @@ final class ConnectionEngine {
             endpoints[id]?.waiting.append((message, continuation))
         }
         afterInput()
-    }
-
-    /// A send the channel took on its fast path (see ``DataChannel/send(_:)-(DataChannelMessage)``):
-    /// queued now, or behind suspended sends so the channel's order holds. A channel that closed
-    /// in between drops it, as a browser drops what was buffered on a closing channel.
-    func sendHandedOff(_ message: DataChannelMessage, on id: UInt16, from channel: DataChannel) {
-        defer { afterInput() }
-        let size = message.byteCount
-        guard endpoints[id] != nil, let transport else {
-            channel.snapshot.withLockedValue { $0.handedOff -= size }
-            return
-        }
-        if endpoints[id]?.waiting.isEmpty == true && transport.bufferedAmount(of: id) <= DataChannel.highWaterMark {
-            _ = sendNow(message, on: id)
-        } else {
-            endpoints[id]?.waiting.append((message, nil))
-        }
-        let amount = transport.bufferedAmount(of: id)
-        channel.snapshot.withLockedValue {
-            $0.handedOff -= size
-            $0.bufferedAmount = amount
-        }
     }
 
     func trySend(_ message: DataChannelMessage, on id: UInt16) -> Result<Void, DataChannelSendError> {
@@ -350,8 +327,7 @@ final class ConnectionEngine {
             guard transport.bufferedAmount(of: id) <= DataChannel.lowWaterMark else { continue }
             while let next = endpoints[id]?.waiting.first, transport.bufferedAmount(of: id) <= DataChannel.highWaterMark {
                 endpoints[id]?.waiting.removeFirst()
-                let result = sendNow(next.message, on: id)
-                next.continuation?.resume(returning: result)
+                next.continuation.resume(returning: sendNow(next.message, on: id))
                 moved = true
             }
         }
@@ -416,7 +392,7 @@ final class ConnectionEngine {
             $0.bufferedAmount = 0
         }
         for waiting in endpoint.waiting {
-            waiting.continuation?.resume(returning: .failure(DataChannelSendError(.notOpen)))
+            waiting.continuation.resume(returning: .failure(DataChannelSendError(.notOpen)))
         }
         endpoint.events.yield(.closed)
         endpoint.events.finish()

@@ -82,8 +82,6 @@ public final class DataChannel: Sendable {
         var maxMessageSize: Int
         var readyState: DataChannelState = .connecting
         var bufferedAmount = 0
-        /// Bytes of sends taken on the fast path that the event loop has not queued yet.
-        var handedOff = 0
         var bufferedAmountLowThreshold = 0
     }
 
@@ -124,7 +122,7 @@ public final class DataChannel: Sendable {
 
     /// Bytes of messages accepted by ``send(_:)-(DataChannelMessage)`` not yet handed to the
     /// network (W3C `bufferedAmount`).
-    public var bufferedAmount: Int { snapshot.withLockedValue { $0.bufferedAmount + $0.handedOff } }
+    public var bufferedAmount: Int { snapshot.withLockedValue { $0.bufferedAmount } }
 
     /// ``DataChannelEvent/bufferedAmountLow`` fires when ``bufferedAmount`` falls to this or below
     /// (W3C `bufferedAmountLowThreshold`, 0 by default).
@@ -140,25 +138,6 @@ public final class DataChannel: Sendable {
     /// Sends a message, suspending while the channel's queue is above ``highWaterMark``.
     public func send(_ message: DataChannelMessage) async throws(DataChannelSendError) {
         guard let id else { throw DataChannelSendError(.notOpen) }
-        // Fast path: an open channel with room below the high-water mark takes the message
-        // without a round trip to the event loop (which costs two thread switches per message).
-        // The bytes count as buffered until the loop has queued them, so memory stays bounded.
-        let size = message.byteCount
-        let handedOff = snapshot.withLockedValue { snapshot in
-            guard snapshot.readyState == .open, size <= snapshot.maxMessageSize,
-                snapshot.bufferedAmount + snapshot.handedOff + size <= Self.highWaterMark
-            else { return false }
-            snapshot.handedOff += size
-            return true
-        }
-        if handedOff {
-            engine.execute { [self] engine in
-                engine.sendHandedOff(message, on: id, from: self)
-            } ifClosed: { [self] in
-                snapshot.withLockedValue { $0.handedOff -= size }
-            }
-            return
-        }
         let result: Result<Void, DataChannelSendError> = await withCheckedContinuation { continuation in
             engine.execute { engine in
                 engine.send(message, on: id, suspending: continuation)

@@ -162,6 +162,8 @@ private final class ServerState: Sendable {
         var continuation: AsyncStream<Outgoing>.Continuation
         /// Texts queued and not yet written; above the limit the client is a slow consumer.
         var queued: Int
+        /// The connection's own reader, paused until the writer catches up (see `serve`).
+        var drainWaiter: CheckedContinuation<Void, Never>?
     }
 
     private struct Locked {
@@ -211,7 +213,7 @@ private final class ServerState: Sendable {
                     switch item {
                     case .text(let text):
                         try await outbound.write(.text(text))
-                        self.locked.withLockedValue { $0.outboxes[id]?.queued -= 1 }
+                        self.wrote(to: id)
                     case .close(let code):
                         try await outbound.close(.init(codeNumber: Int(code)), reason: nil)
                         return
@@ -220,16 +222,50 @@ private final class ServerState: Sendable {
             }
             defer {
                 perform { $0.closed(id) }
-                locked.withLockedValue { _ = $0.outboxes.removeValue(forKey: id) }
+                locked.withLockedValue { $0.outboxes.removeValue(forKey: id)?.drainWaiter?.resume() }
                 continuation.finish()
             }
             for try await message in inbound.messages(maxSize: limits.maxMessageBytes) {
+                // A client's messages can answer to itself (errors, acknowledgements) faster than
+                // its writer sends them; it then waits here, so only other peers' traffic can make
+                // it a slow consumer.
+                await waitForWriter(of: id)
                 switch message {
                 case .text(let text): perform { $0.receive(text, from: id, now: .now) }
                 case .binary: perform { $0.receiveBinary(from: id, now: .now) }
                 }
             }
         }
+    }
+
+    /// Half the outbound queue: what a connection's own messages may keep queued for it.
+    private var ownQueueHighWater: Int { max(1, limits.outboundQueueMessages / 2) }
+
+    private func waitForWriter(of id: SignalingHub.ConnectionID) async {
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            let resumeNow = locked.withLockedValue { state -> Bool in
+                guard var outbox = state.outboxes[id], outbox.queued >= ownQueueHighWater else { return true }
+                outbox.drainWaiter = waiter
+                state.outboxes[id] = outbox
+                return false
+            }
+            if resumeNow { waiter.resume() }
+        }
+    }
+
+    private func wrote(to id: SignalingHub.ConnectionID) {
+        let waiter = locked.withLockedValue { state -> CheckedContinuation<Void, Never>? in
+            guard var outbox = state.outboxes[id] else { return nil }
+            outbox.queued -= 1
+            var waiter: CheckedContinuation<Void, Never>?
+            if outbox.queued < ownQueueHighWater {
+                waiter = outbox.drainWaiter
+                outbox.drainWaiter = nil
+            }
+            state.outboxes[id] = outbox
+            return waiter
+        }
+        waiter?.resume()
     }
 
     /// Expires idle connections, once a second, until cancelled.
@@ -262,6 +298,7 @@ private final class ServerState: Sendable {
                 case .close(let id, let code):
                     // After the close nothing more goes to this connection.
                     guard let outbox = state.outboxes.removeValue(forKey: id) else { continue }
+                    outbox.drainWaiter?.resume()
                     outbox.continuation.yield(.close(code))
                     outbox.continuation.finish()
                 }

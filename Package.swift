@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "Signaling", targets: ["Signaling"]),
         .library(name: "SignalingServer", targets: ["SignalingServer"]),
         .library(name: "SignalingClient", targets: ["SignalingClient"]),
+        .library(name: "Mesh", targets: ["Mesh"]),
         .executable(name: "rtc", targets: ["rtc"]),
         .executable(name: "rtc-interop", targets: ["rtc-interop"]),
     ],
@@ -121,6 +122,16 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // The mesh overlay of docs/mesh.md: nodes relay signaling for their neighbours.
+        .target(
+            name: "Mesh",
+            dependencies: [
+                "Signaling", "SignalingClient", "WebRTC", "DTLS", "RTCCollections",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+
         // MARK: Tools
         // What the command-line tools share: two peer processes cross-piped (docs/rtc-peer.md)
         // and SHA-256 for checking transfers.
@@ -129,7 +140,7 @@ let package = Package(
             name: "rtc",
             dependencies: [
                 "SDP", "STUN", "ICETransport", "DataChannel", "WebRTC", "COpenSSL",
-                "Signaling", "SignalingServer", "SignalingClient", "ToolSupport",
+                "Signaling", "SignalingServer", "SignalingClient", "Mesh", "ToolSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -189,6 +200,11 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "MeshTests",
+            dependencies: ["TestSupport", "Mesh", "Signaling", "SignalingServer", "WebRTC"],
             swiftSettings: strict
         ),
         .testTarget(name: "RTCToolTests", dependencies: ["TestSupport", "rtc", "ToolSupport", "SDP", "STUN"], swiftSettings: strict),

@@ -32,10 +32,10 @@
 // advances it by the wall milliseconds elapsed since the last advance, computed from the `now` values passed in
 // (monotonic; we never read a clock; a `now` earlier than the last advance comes from another clock, such as a test's virtual one, and becomes the new reference). Output produced for
 // other associations lands in their mailboxes; they find it on their next call. usrsctp exposes no next-timer
-// deadline, so `nextTimeout` is `lastNow + timerTick` while the association is alive: added latency for output
-// caused by another association's timer step is at most one `timerTick` (10 ms). An optional `onPendingOutput`
-// hook is also called (outside all locks) when another association's call left something in this one's
-// mailbox, so an owner can react immediately instead of at its next tick.
+// deadline, so one live association in the process (the timer owner, handed over when it goes) has
+// `nextTimeout` = `lastNow + timerTick`; the others wait `untickedInterval`. The `onPendingOutput` hook is called
+// (outside all locks) when another association's call left something in this one's mailbox, so its owner reacts
+// at once: an owner that sets the hook sees no added latency, one that does not sees up to `untickedInterval`.
 //
 // Teardown. `close(now:)` is a graceful SHUTDOWN (RFC 4960 §9.2): any kept tail is pushed first, then
 // `usrsctp_shutdown(SHUT_WR)`; the socket is released when usrsctp reports SHUTDOWN_COMPLETE (or COMM_LOST), and
@@ -169,6 +169,7 @@ public final class SCTPAssociation {
         stack.lock.withLock {
             guard phase == .idle, let socket else { return }
             phase = .connecting
+            Registry.shared.startTicking(id)
             var address = connAddress(port: configuration.remotePort)
             let result = withUnsafeMutablePointer(to: &address) { pointer in
                 pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -338,14 +339,20 @@ public final class SCTPAssociation {
         events.popFirst()
     }
 
-    /// When to call ``handleTimeout(now:)``: `timerTick` after the last call while the association is alive,
-    /// `nil` before ``connect(now:)`` and after it is closed.
+    /// When to call ``handleTimeout(now:)``, `nil` before ``connect(now:)`` and after it is closed. One live
+    /// association in the process ticks usrsctp's timers every `timerTick`; the others are called back through
+    /// ``onPendingOutput`` when a tick leaves them something, and otherwise only every ``untickedInterval``
+    /// (a safety net for owners without a hook, and the shutdown deadline's granularity).
     public var nextTimeout: ContinuousClock.Instant? {
         switch phase {
         case .idle, .closed: nil
-        case .connecting, .connected, .shuttingDown: lastNow.advanced(by: configuration.timerTick)
+        case .connecting, .connected, .shuttingDown:
+            lastNow.advanced(by: Registry.shared.isTimerOwner(id) ? configuration.timerTick : Self.untickedInterval)
         }
     }
+
+    /// How often an association that does not tick usrsctp's timers still wants ``handleTimeout(now:)``.
+    public static let untickedInterval: Duration = .seconds(1)
 
     /// Bytes accepted but not yet acknowledged: usrsctp's send queue (as of its last report after a SACK, plus
     /// what was accepted since) and the kept tail.

@@ -63,15 +63,40 @@ final class Registry: @unchecked Sendable {
     private var mailboxes: [UInt: Mailbox] = [:]
     private var touched: Set<UInt> = []
     private var unknown = 0
+    /// Live associations (connecting or later), any of which can tick usrsctp's timers.
+    private var ticking: Set<UInt> = []
+    /// The one association whose owner ticks usrsctp's process-wide timers every `timerTick`;
+    /// the others are woken through their hooks when a tick leaves them output. One wake-up
+    /// per tick for the process, instead of one per association (a thousand idle connections
+    /// would otherwise wake a hundred thousand times a second).
+    private var timerOwner: UInt?
 
     func add(_ id: UInt) {
         lock.withLock { mailboxes[id] = Mailbox() }
     }
 
+    /// The association is live: it may tick, and ticks if nobody does.
+    func startTicking(_ id: UInt) {
+        lock.withLock {
+            ticking.insert(id)
+            if timerOwner == nil { timerOwner = id }
+        }
+    }
+
+    func isTimerOwner(_ id: UInt) -> Bool {
+        lock.withLock { timerOwner == id }
+    }
+
+    /// Forgets `id`; when it owned the timers, another live association takes them over and is
+    /// marked touched, so the next round of foreign hooks wakes its owner to re-arm.
     func remove(_ id: UInt) {
         lock.withLock {
             mailboxes[id] = nil
             touched.remove(id)
+            ticking.remove(id)
+            guard timerOwner == id else { return }
+            timerOwner = ticking.first
+            if let successor = timerOwner { touched.insert(successor) }
         }
     }
 

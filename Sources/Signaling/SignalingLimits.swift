@@ -40,13 +40,13 @@ public struct SignalingLimits: Sendable, Hashable {
 }
 
 /// A token bucket: `capacity` messages at once, refilled at `rate` per second.
-struct TokenBucket: Sendable {
+package struct TokenBucket: Sendable {
     private var tokens: Double
     private var updated: ContinuousClock.Instant
     private let rate: Double
     private let capacity: Double
 
-    init(rate: Double, capacity: Int, now: ContinuousClock.Instant) {
+    package init(rate: Double, capacity: Int, now: ContinuousClock.Instant) {
         self.rate = rate
         self.capacity = Double(max(1, capacity))
         self.tokens = self.capacity
@@ -54,7 +54,7 @@ struct TokenBucket: Sendable {
     }
 
     /// Takes one token if there is one.
-    mutating func take(now: ContinuousClock.Instant) -> Bool {
+    package mutating func take(now: ContinuousClock.Instant) -> Bool {
         let elapsed = now - updated
         if elapsed > .zero {
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18

@@ -119,6 +119,9 @@ final class ConnectionEngine {
         guard !isClosed, self.transport == nil else { return }
         self.transport = transport
         self.maximumMessageSize = maximumMessageSize
+        // Only one association in the process ticks usrsctp's timers; the others hear here when
+        // a tick left them something (SCTPAssociation.nextTimeout).
+        transport.onPendingOutput = { [handle = makeHandle()] in handle.execute { $0.runTimers() } }
         for endpoint in endpoints.values {
             endpoint.channel.snapshot.withLockedValue { $0.maxMessageSize = maximumMessageSize }
         }
@@ -356,10 +359,14 @@ final class ConnectionEngine {
         let delay = max(.zero, ContinuousClock.now.duration(to: deadline))
         timer = eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(delay)) { [self] in
             timerDeadline = nil
-            guard !isClosed, let transport else { return }
-            transport.handleTimeout(now: .now)
-            afterInput()
+            runTimers()
         }
+    }
+
+    private func runTimers() {
+        guard !isClosed, let transport else { return }
+        transport.handleTimeout(now: .now)
+        afterInput()
     }
 
     // MARK: Channels

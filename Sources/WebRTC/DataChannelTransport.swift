@@ -201,6 +201,13 @@ public final class DataChannelTransport {
         pump(now: now)
     }
 
+    /// Called, from any thread, when another association's timer step left SCTP output or events
+    /// for this transport: call ``handleTimeout(now:)`` soon (see ``SCTPAssociation/onPendingOutput``).
+    public var onPendingOutput: (@Sendable () -> Void)? {
+        get { sctp.onPendingOutput }
+        set { sctp.onPendingOutput = newValue }
+    }
+
     /// Runs the layers' timers (DTLS retransmission, SCTP's timer wheel).
     public func handleTimeout(now: ContinuousClock.Instant) {
         dtls.handleTimeout(now: now)

@@ -154,8 +154,10 @@ enum RTC {
     }
 
     /// Runs `rtc` with standard input from `input` or `inputFile`, output to
-    /// temporary files (no pipe can fill up), for at most 60 seconds.
-    static func run(_ arguments: [String], input: Data? = nil, inputFile: URL? = nil) throws -> Run {
+    /// temporary files (no pipe can fill up), for at most `timeLimit`.
+    static func run(
+        _ arguments: [String], input: Data? = nil, inputFile: URL? = nil, timeLimit: Duration = .seconds(60)
+    ) throws -> Run {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("rtc-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -174,14 +176,14 @@ enum RTC {
         process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
         process.standardError = try FileHandle(forWritingTo: stderrURL)
         try process.run()
-        let deadline = ContinuousClock.now + .seconds(60)
+        let deadline = ContinuousClock.now + timeLimit
         while process.isRunning && ContinuousClock.now < deadline {
             Thread.sleep(forTimeInterval: 0.005)
         }
         if process.isRunning {
             process.terminate()
             process.waitUntilExit()
-            Issue.record("rtc \(arguments.joined(separator: " ")) did not finish within 60 s")
+            Issue.record("rtc \(arguments.joined(separator: " ")) did not finish within \(timeLimit)")
         }
         return Run(
             status: process.terminationStatus,

@@ -14,6 +14,8 @@
   const PING_MS = 20000;                  // the server idles connections out after 60 s
 
   const params = new URLSearchParams(location.search);
+  // In mesh mode mesh.js runs the page instead.
+  if (params.get('mesh') === '1') return;
   const room = params.get('room') || 'lobby';
   const requestedId = params.get('peer');
   const token = params.get('token');
@@ -615,6 +617,7 @@
   // ---------------------------------------------------------------- start
 
   $('room').textContent = room;
+  $('mode-link').href = `?mesh=1&room=${encodeURIComponent(room)}`;
   $('chat-form').onsubmit = (event) => {
     event.preventDefault();
     const input = $('chat-input');

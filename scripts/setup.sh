@@ -14,9 +14,9 @@ if [ "$mode" = test ]; then
     apt_packages+=(iproute2 coturn python3 python3-pip)
     brew_packages+=(coturn)
 fi
-# The interop suite: headless Chromium and aiortc (PyPI) as the peers.
+# The interop suite: headless Chromium and aiortc (PyPI) as the peers; Node runs the mesh.js core test.
 if [ "$mode" = interop ]; then
-    apt_packages+=(iproute2 chromium python3 python3-pip)
+    apt_packages+=(iproute2 chromium nodejs python3 python3-pip)
 fi
 
 if ! command -v swift >/dev/null 2>&1; then

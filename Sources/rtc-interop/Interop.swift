@@ -25,7 +25,7 @@ struct InteropSuite: AsyncParsableCommand {
     )
 
     enum Section: String, ExpressibleByArgument, CaseIterable {
-        case chromium, aiortc, libdatachannel, mesh
+        case chromium, aiortc, libdatachannel, mesh, overlay
     }
 
     @Option(help: "The rtc binary to test (rtc peer, rtc join).")
@@ -85,6 +85,8 @@ struct InteropSuite: AsyncParsableCommand {
                 ).run(into: report)
             case .mesh:
                 await MeshCase(chromium: chromium, rtc: rtcBinary).run(into: report)
+            case .overlay:
+                await OverlayCase(chromium: chromium, rtc: rtcBinary, repository: root).run(into: report)
             }
         }
         try finish(report)

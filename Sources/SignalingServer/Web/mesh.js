@@ -27,6 +27,7 @@
     gossipIds: { full: 64, partial: 8 },
     ttl: 16,
     maxTtl: 64,
+    entranceLinks: 2,           // not in the table: "Entering" links to 2 peers present
   };
   const VERSION = 1;
 
@@ -116,7 +117,9 @@
 
   // One node of the overlay. `effects` are the driver's hands:
   //   send(neighbour, text)      a text message on that link's channel
-  //   connect(node, conn)        make a peer connection to `node` and offer it (core.signal)
+  //   connect(node, conn)        make a peer connection to `node` and offer it: through
+  //                              the overlay (core.signal), or through the server when
+  //                              `conn` is null (the entrance)
   //   offer(node, conn, sdp)     answer this offer from `node` on a new peer connection
   //   signal(node, message)      an `answer`, `candidate` or `end` for that attempt
   //   close(node, why)           close and forget the peer connection to `node`
@@ -133,6 +136,7 @@
     const known = new Map();    // node id -> the neighbour it is known through, oldest first
     const routes = new Map();   // node id -> the neighbour its last routed message came through
     const seen = new Set();     // the last message ids, oldest first
+    let entrance = [];          // peers present, in random order, not yet asked ("Entering")
     const stats = {
       malformed: 0, unknown: 0, duplicates: 0, expired: 0,
       relayedSignals: 0, droppedSignals: 0, forwarded: 0, delivered: 0,
@@ -156,7 +160,9 @@
     }
 
     // Removes a link and everything learned about its node ("Churn"); `bye`
-    // tells the other side it was on purpose.
+    // tells the other side it was on purpose. A link through the server that
+    // never came up (refused, failed, timed out) is replaced by the next peer
+    // present ("Entering").
     function dropLink(node, why, bye) {
       const link = links.get(node);
       if (!link) return;
@@ -166,11 +172,31 @@
       routes.delete(node);
       if (link.up) stats.linksDown++;
       effects.close(node, why);
+      if (!link.up && link.conn === null) continueEntrance();
       changed();
     }
 
-    // Room for a brokered incoming link ("Membership": in partial mode up to
-    // twice the target).
+    // "Entering": asks the next peers present through the server until 2
+    // entrance links are up or on their way, or nobody is left to ask; with 2
+    // neighbours the entrance is over.
+    function continueEntrance() {
+      if (upIds().length >= LIMITS.entranceLinks) entrance = [];
+      while (entrance.length && upIds().length + entranceAttempts() < LIMITS.entranceLinks) {
+        const node = entrance.pop();
+        if (links.has(node)) continue;
+        addLink(node, 'out', null);
+        effects.connect(node, null);
+      }
+    }
+
+    // Our offers through the server still on their way up.
+    function entranceAttempts() {
+      return [...links.values()].filter((l) => l.conn === null && l.direction === 'out' && !l.up).length;
+    }
+
+    // The acceptance limit of "Membership" and "Entering": in partial mode up
+    // to twice the target (and the maximum), for brokered offers and offers
+    // through the server alike.
     function hasRoomForOffer() {
       const limit = mode === 'partial' ? Math.min(2 * target(), maxNeighbours) : maxNeighbours;
       return links.size < limit;
@@ -224,6 +250,8 @@
       stats.linksUp++;
       known.delete(node);
       sendTo(node, peersFor(node));
+      // "Membership", full: the other neighbours hear of the new one at once, not at their next gossip.
+      if (mode === 'full') sendToAll({ t: 'peers', ids: [node] }, node);
       changed();
     }
 
@@ -383,12 +411,12 @@
     }
 
     // "An attempt that is not up within 10 s is dropped and its target forgotten."
+    // Collected first: dropping an entrance attempt starts the next one.
     function expireAttempts() {
-      for (const [node, link] of links) {
-        if (!link.up && now() - link.since > LIMITS.attemptMs) {
-          stats.timeouts++;
-          dropLink(node, 'not up within 10 s', true);
-        }
+      const expired = [...links].filter(([, link]) => !link.up && now() - link.since > LIMITS.attemptMs);
+      for (const [node] of expired) {
+        stats.timeouts++;
+        dropLink(node, 'not up within 10 s', true);
       }
     }
 
@@ -417,13 +445,21 @@
 
     return {
       id,
-      // A link made through the signaling server ("Entering"); false when
-      // there is one to `node` already or the maximum is reached. Offers
-      // through the server are answered up to the maximum, not twice the
-      // target: they are a newcomer's only way in.
-      expect(node, direction) {
-        if (node === id || links.has(node) || links.size >= maxNeighbours) return false;
-        addLink(node, direction, null);
+      // We joined the signaling room where `present` are ("Entering").
+      enter(present) {
+        entrance = shuffled(present.filter((node) => node !== id), random);
+        continueEntrance();
+      },
+      // An offer came through the signaling server: true to answer it, false
+      // when there is a link to `node` already or no room under the
+      // acceptance limit (the driver then sends `bye` through the server).
+      admit(node) {
+        if (node === id || links.has(node) || !hasRoomForOffer()) {
+          stats.refusalsSent++;
+          changed();
+          return false;
+        }
+        addLink(node, 'in', null);
         return true;
       },
       // The link's channel is open: say hello ("Link start").
@@ -438,8 +474,10 @@
       closed(node) {
         dropLink(node, 'closed', false);
       },
-      // Closes a link on purpose (bye), or every link when `node` is omitted.
+      // Closes a link on purpose (bye), or every link when `node` is omitted;
+      // a node closing every link is leaving, so it asks no one else in.
       disconnect(node) {
+        if (node === undefined) entrance = [];
         for (const n of node === undefined ? [...links.keys()] : [node]) dropLink(n, 'disconnected', true);
       },
       // Our own offer, answer or candidate of attempt `conn` to `node`; false
@@ -480,7 +518,6 @@
   const PING_MS = 20000;     // the server idles connections out after 60 s
   const TICK_MS = 250;       // how often the core expires attempts, gossips and connects
   const RENDER_MS = 100;     // the views are redrawn at most this often
-  const ENTRY_PEERS = 2;     // "Entering": offer through the server to up to 2 peers
 
   const params = new URLSearchParams(location.search);
   const room = params.get('room') || 'lobby';
@@ -575,8 +612,10 @@
         onWelcome(message);
         break;
       case 'offer':
-        // "Entering": answer offers that reach us through the server.
-        if (core?.expect(message.from, 'in')) answer(message.from, null, message.sdp);
+        // "Entering": answer an offer through the server while there is room, else say bye.
+        if (!core) break;
+        if (core.admit(message.from)) answer(message.from, null, message.sdp);
+        else signal({ type: 'bye', to: message.from });
         break;
       case 'answer':
       case 'candidate':
@@ -586,6 +625,7 @@
         break;
       }
       case 'bye':
+        // Also a refused entrance offer: the core then asks the next peer present.
         core?.closed(message.from);
         break;
       case 'error':
@@ -612,10 +652,7 @@
     $('self').textContent = peer;
     $('signaling').textContent = 'joined';
     note(`joined ${room} as ${peer} (${mode}); ${peers.length} node(s) present`);
-    // "Entering": the newcomer offers to up to 2 peers present, picked at random.
-    for (const node of shuffled(peers, Math.random).slice(0, ENTRY_PEERS)) {
-      if (core.expect(node, 'out')) connect(node, null);
-    }
+    core.enter(peers);
     joined();
   }
 

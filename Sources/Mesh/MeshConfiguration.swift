@@ -10,7 +10,9 @@ public struct MeshConfiguration: Sendable, Hashable {
     public var gossipInterval: Duration
     /// How often the membership rules run (attempt timeouts, new attempts).
     public var maintenanceInterval: Duration
-    /// How long an attempt may take before it is dropped and its target forgotten.
+    /// How long a brokered offer may wait for its answer, and a link for coming up once answered
+    /// (or, without a broker, at all), before the attempt is dropped and its target forgotten.
+    public var answerTimeout: Duration
     public var attemptTimeout: Duration
     /// The hop limit of the messages this node originates.
     public var ttl: Int
@@ -29,10 +31,13 @@ public struct MeshConfiguration: Sendable, Hashable {
         entranceNeighbours = 2
         gossipInterval = .seconds(1)
         maintenanceInterval = .milliseconds(250)
+        answerTimeout = .seconds(3)
         attemptTimeout = .seconds(10)
         ttl = 16
-        relayedSignalsPerSecond = 20
-        relayedSignalBurst = 60
+        relayedSignalsPerSecond = 50
+        // A newcomer answering a full group at once, through one neighbour: up to 31 attempts of
+        // an answer, a few candidates and an end each (about 7 signals) must pass.
+        relayedSignalBurst = 256
         messageIDCacheSize = 8_192
         knownLimit = 1_024
     }

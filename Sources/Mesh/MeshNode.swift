@@ -20,6 +20,8 @@ public final class MeshNode: Sendable {
         public var knownCount = 0
         /// Links being made.
         public var attempts = 0
+        /// How many neighbours the membership rules aim for now (docs/mesh.md, "Membership").
+        public var targetDegree = 0
         /// Whether the signaling connection is still open.
         public var signalingOpen = false
         /// The overlay's counters.
@@ -404,6 +406,7 @@ private final class MeshDriver: @unchecked Sendable {
     private func publish() {
         let snapshot = MeshNode.Snapshot(
             neighbours: overlay.view, knownCount: overlay.knownCount, attempts: overlay.attemptCount,
+            targetDegree: overlay.targetDegree,
             signalingOpen: client != nil, counters: overlay.counters)
         state.withLockedValue { $0 = snapshot }
     }

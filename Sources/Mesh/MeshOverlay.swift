@@ -332,7 +332,8 @@ struct MeshOverlay: Sendable {
         for target in candidates {
             guard outgoing < configuration.attemptsAtOnce, neighbours.count + attempts.count < targetDegree else { break }
             let conn = freshID()
-            attempts[target] = Attempt(conn: conn, direction: .outgoing, deadline: now + configuration.attemptTimeout)
+            // A node that does not answer within `answerTimeout` is likely gone (docs/mesh.md).
+            attempts[target] = Attempt(conn: conn, direction: .outgoing, deadline: now + configuration.answerTimeout)
             counters.attemptsStarted += 1
             outgoing += 1
             actions.append(.connect(to: target, conn: conn))
@@ -417,6 +418,10 @@ struct MeshOverlay: Sendable {
             if case .refuse = signal {
                 counters.attemptsFailed += 1
                 return [.drop(remote)] + linkClosed(remote, now: now)
+            }
+            if case .answer = signal {
+                let deadline = now + configuration.attemptTimeout
+                attempts[remote]?.deadline = deadline
             }
             return [.signal(from: remote, conn: conn, signal)]
         }

@@ -86,6 +86,7 @@ extension MeshSimulation.Report {
         ]
         let churn: [(key: String, value: JSON)] = [
             ("killed", .integer(Int64(killed))),
+            ("isolated", .integer(Int64(isolated))),
             ("healed_s", killed == 0 ? .null : healedSeconds.map(JSON.double) ?? .null),
             ("view_min_after_kill", .integer(Int64(viewMinAfterKill))),
             ("view_max_after_kill", .integer(Int64(viewMaxAfterKill))),

@@ -38,7 +38,9 @@ struct MeshSimulation {
         /// A direct message between two nodes that are not neighbours (nil: every pair is).
         var directToNonNeighbour: Bool?
         var killed = 0
-        /// From the failures until the survivors' overlay is connected again.
+        /// Survivors whose every neighbour failed at once: with the server gone nothing can reach them.
+        var isolated = 0
+        /// From the failures until the other survivors' overlay is connected again.
         var healedSeconds: Double?
         var viewMinAfterKill = 0
         var viewMaxAfterKill = 0
@@ -99,15 +101,19 @@ struct MeshSimulation {
             let victims = Array(nodes.shuffled(using: &random).prefix(Int((Double(nodes.count) * settings.killFraction).rounded())))
             let killedIDs = Set(victims.map(\.id))
             survivors = nodes.filter { !killedIDs.contains($0.id) }
+            let cutOff = Set(survivors.filter { Set($0.snapshot.neighbours.keys).isSubset(of: killedIDs) }.map(\.id))
+            report.isolated = cutOff.count
             let failedAt = ContinuousClock.now
             await withTaskGroup(of: Void.self) { group in
                 for victim in victims { group.addTask { await victim.fail() } }
             }
             report.killed = victims.count
-            report.healedSeconds = await waitUntilFormed(survivors, since: failedAt)
-            (report.viewMinAfterKill, report.viewMaxAfterKill, _) = viewSizes(survivors)
-            progress("killed \(victims.count); healed: \(report.healedSeconds.map { "\($0) s" } ?? "no")")
-            await broadcastPhase(from: survivors, deliveries: deliveries, into: &report)
+            let reachable = survivors.filter { !cutOff.contains($0.id) }
+            report.healedSeconds = await waitUntilFormed(reachable, since: failedAt)
+            (report.viewMinAfterKill, report.viewMaxAfterKill, _) = viewSizes(reachable)
+            progress(
+                "killed \(victims.count) (\(cutOff.count) survivors cut off); healed: \(report.healedSeconds.map { "\($0) s" } ?? "no")")
+            await broadcastPhase(from: reachable, deliveries: deliveries, into: &report)
         }
         report.latenciesMilliseconds = deliveries.latencies
         for node in nodes {
@@ -164,11 +170,11 @@ struct MeshSimulation {
 
     // MARK: - Observing the overlay
 
-    /// Waits until `nodes` form one connected overlay with full enough views: every other node in
-    /// full mode; at least min(3, N − 1) neighbours in partial mode. Returns the seconds since `since`.
+    /// Waits until `nodes` form one connected overlay in which every node has the neighbours its
+    /// membership rule aims for (every other node in full mode, its target in partial mode) and no
+    /// link to a node outside `nodes`. Returns the seconds since `since`.
     private func waitUntilFormed(_ nodes: [MeshNode], since: ContinuousClock.Instant) async -> Double? {
         let ids = Set(nodes.map(\.id))
-        let wanted = settings.mode == .full ? nodes.count - 1 : min(3, nodes.count - 1)
         var nextProgress = ContinuousClock.now + .seconds(1)
         let formed = await waitFor {
             let views = nodes.map { $0.snapshot.neighbours.keys }
@@ -179,7 +185,9 @@ struct MeshSimulation {
                     "  \(seconds(since: since)) s: views \(sizes.min() ?? 0)...\(sizes.max() ?? 0), "
                         + "\(sizes.reduce(0, +) / 2) links, \(nodes.map { $0.snapshot.attempts }.reduce(0, +)) attempts")
             }
-            guard views.allSatisfy({ view in view.count >= wanted && view.allSatisfy(ids.contains) }) else { return false }
+            let wanted = nodes.map { min(nodes.count - 1, settings.mode == .full ? nodes.count - 1 : $0.snapshot.targetDegree) }
+            guard zip(views, wanted).allSatisfy({ view, wanted in view.count >= wanted && view.allSatisfy(ids.contains) })
+            else { return false }
             return Self.isConnected(nodes.map(\.id), views: Dictionary(uniqueKeysWithValues: zip(nodes.map(\.id), views.map(Set.init))))
         }
         return formed ? seconds(since: since) : nil

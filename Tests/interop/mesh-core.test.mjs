@@ -420,8 +420,8 @@ check('bye closes the link', () => {
   assert(!a.pcs.size && !b.pcs.size, 'a peer connection is still open');
 });
 
-// "Routing": at most 20 relayed signals per second from a neighbour, burst 60.
-check('the relay drops signals above 20/s (burst 60) from one neighbour', () => {
+// "Routing": at most 50 relayed signals per second from a neighbour, burst 256.
+check('the relay drops signals above 50/s (burst 256) from one neighbour', () => {
   const net = new Network('full');
   const [a, b, c] = ['A', 'B', 'C'].map((id) => net.add(id));
   net.enter(b, ['A', 'C']);
@@ -432,13 +432,13 @@ check('the relay drops signals above 20/s (burst 60) from one neighbour', () => 
     }
     net.drain();
   };
-  flood(100);
+  flood(300);
   let stats = b.core.stats();
-  assert(stats.relayedSignals === 60 && stats.droppedSignals === 40, `relayed ${stats.relayedSignals}, dropped ${stats.droppedSignals}`);
+  assert(stats.relayedSignals === 256 && stats.droppedSignals === 44, `relayed ${stats.relayedSignals}, dropped ${stats.droppedSignals}`);
   net.clock += 1000;
-  flood(30);
+  flood(60);
   stats = b.core.stats();
-  assert(stats.relayedSignals === 80 && stats.droppedSignals === 50, `after 1 s: relayed ${stats.relayedSignals}, dropped ${stats.droppedSignals}`);
+  assert(stats.relayedSignals === 306 && stats.droppedSignals === 54, `after 1 s: relayed ${stats.relayedSignals}, dropped ${stats.droppedSignals}`);
   return `${stats.relayedSignals} relayed, ${stats.droppedSignals} dropped`;
 });
 

@@ -15,14 +15,15 @@
   // Defaults of docs/mesh.md, "Limits".
   const LIMITS = {
     maxNeighbours: 32,
-    signalRate: 20,             // relayed `signal` per second and neighbour...
-    signalBurst: 60,            // ...with bursts of this many
+    signalRate: 50,             // relayed `signal` per second and neighbour...
+    signalBurst: 256,           // ...with bursts of this many
     idCache: 8192,              // message ids remembered
     knownIds: 1024,
     routes: 1024,               // not in the document: bounded like the known set
     messageBytes: 65536,
     attempts: { full: 4, partial: 2 },
-    attemptMs: 10000,
+    answerMs: 3000,             // a brokered offer waits this long for its answer...
+    attemptMs: 10000,           // ...and a link this long to come up after it
     gossipMs: 1000,
     gossipIds: { full: 64, partial: 8 },
     ttl: 16,
@@ -153,7 +154,7 @@
 
     function addLink(node, direction, conn) {
       links.set(node, {
-        direction, conn, since: now(), opened: false, up: false,
+        direction, conn, since: now(), opened: false, up: false, answered: false,
         tokens: LIMITS.signalBurst, refilled: now(),
       });
       changed();
@@ -336,7 +337,7 @@
       return null;
     }
 
-    // The token bucket of "Limits": 20 per second, bursts of 60.
+    // The token bucket of "Limits": 50 per second, bursts of 256.
     function takeToken(link) {
       const t = now();
       link.tokens = Math.min(LIMITS.signalBurst, link.tokens + ((t - link.refilled) * LIMITS.signalRate) / 1000);
@@ -365,6 +366,10 @@
         stats.refusalsReceived++;
         dropLink(from, `refused: ${message.reason}`, false);
       } else if (ours) {
+        if (kind === 'answer' && !link.answered) {
+          link.answered = true;          // the 10 s to come up start now ("Brokered connections")
+          link.since = now();
+        }
         effects.signal(from, message);   // signals of another attempt are ignored
       }
     }
@@ -410,13 +415,17 @@
       connectMore();
     }
 
-    // "An attempt that is not up within 10 s is dropped and its target forgotten."
-    // Collected first: dropping an entrance attempt starts the next one.
+    // "Brokered connections": a brokered offer without an answer within 3 s,
+    // or a link not up within 10 s (of the answer, or of its start when made
+    // through the server), is dropped and its target forgotten. Collected
+    // first: dropping an entrance attempt starts the next one.
     function expireAttempts() {
-      const expired = [...links].filter(([, link]) => !link.up && now() - link.since > LIMITS.attemptMs);
+      const awaitingAnswer = (link) => link.conn !== null && link.direction === 'out' && !link.answered;
+      const expired = [...links].filter(([, link]) =>
+        !link.up && now() - link.since > (awaitingAnswer(link) ? LIMITS.answerMs : LIMITS.attemptMs));
       for (const [node] of expired) {
         stats.timeouts++;
-        dropLink(node, 'not up within 10 s', true);
+        dropLink(node, 'timed out', true);
       }
     }
 

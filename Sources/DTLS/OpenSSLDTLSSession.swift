@@ -44,9 +44,6 @@ public final class OpenSSLDTLSSession: DTLSSession {
     public static let maximumHeldBytes = 65_536
     /// The largest retransmission timeout (RFC 6347 §4.2.4.1: at least 60 s).
     public static let maximumRetransmissionTimeout: Duration = .seconds(60)
-    /// The receive buffer: the largest record plaintext, 2^14 bytes (RFC 5246
-    /// §6.2.1), plus the 2048-byte expansion bound (RFC 5246 §6.2.3).
-    static let receiveBufferSize = DTLSRecords.maximumFragmentLength
     /// Supported ``DTLSConfiguration/initialRetransmissionTimeout`` values.
     static let supportedRetransmissionTimeouts: ClosedRange<Duration> = .milliseconds(1) ... maximumRetransmissionTimeout
 
@@ -71,7 +68,6 @@ public final class OpenSSLDTLSSession: DTLSSession {
     private let ssl: OpaquePointer
     private let readBIO: OpaquePointer
     private let writeBIO: OpaquePointer
-    private let receiveBuffer: UnsafeMutableRawBufferPointer
     private let initialRetransmissionMicroseconds: UInt32
     /// `nil` until known; may be empty (then verification fails closed).
     private var remoteFingerprints: [Fingerprint]?
@@ -120,7 +116,6 @@ public final class OpenSSLDTLSSession: DTLSSession {
         self.ssl = ssl
         self.readBIO = readBIO
         self.writeBIO = writeBIO
-        self.receiveBuffer = .allocate(byteCount: Self.receiveBufferSize, alignment: 16)
         self.initialRetransmissionMicroseconds = Self.microseconds(configuration.initialRetransmissionTimeout)
         self.remoteFingerprints = remoteFingerprints.isEmpty ? nil : remoteFingerprints
         self.lastNow = now
@@ -139,7 +134,6 @@ public final class OpenSSLDTLSSession: DTLSSession {
     deinit {
         _ = rtc_SSL_set_app_data(ssl, nil)
         SSL_free(ssl)
-        receiveBuffer.deallocate()
     }
 
     /// Creates the SSL object with two memory BIOs (it owns them).
@@ -374,15 +368,18 @@ public final class OpenSSLDTLSSession: DTLSSession {
                 return
             }
         }
-        while state == .connected {
-            ERR_clear_error()
-            let count = SSL_read(ssl, receiveBuffer.baseAddress, Int32(receiveBuffer.count))
-            guard count > 0 else {
-                _ = handleFailure(of: count, operation: "SSL_read")
-                return
+        guard state == .connected else { return }
+        RecordBuffer.withBuffer { buffer in
+            while state == .connected {
+                ERR_clear_error()
+                let count = SSL_read(ssl, buffer.baseAddress, Int32(buffer.count))
+                guard count > 0 else {
+                    _ = handleFailure(of: count, operation: "SSL_read")
+                    return
+                }
+                statistics.recordsReceived += 1
+                applicationData(UnsafeRawBufferPointer(rebasing: buffer[0..<Int(count)]))
             }
-            statistics.recordsReceived += 1
-            applicationData(UnsafeRawBufferPointer(rebasing: receiveBuffer[0..<Int(count)]))
         }
     }
 

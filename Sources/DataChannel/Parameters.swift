@@ -81,7 +81,7 @@ public enum DataChannelLimits {
     /// Longest label or protocol in UTF-8 bytes: its DCEP length field is 16 bits (RFC 8832 §5.1).
     public static let maximumLabelLength = Int(UInt16.max)
     /// Default number of SCTP streams in each direction, so of channels (matches `SCTPConfiguration`).
-    public static let defaultMaximumStreams: UInt16 = 1024
+    public static let defaultMaximumStreams: UInt16 = 256
     /// The peer's message size limit when its SDP has no `a=max-message-size` (RFC 8841 §6.1).
     public static let defaultRemoteMaximumMessageSize = 65_536
 }

@@ -10,7 +10,10 @@ public struct UDPSocketOptions: Sendable, Hashable {
     public var receiveBufferSize: Int
     /// Requested `SO_SNDBUF` in bytes, capped like ``receiveBufferSize``.
     public var sendBufferSize: Int
-    /// How many datagrams one `recvmmsg` call may read (Linux; other systems read one at a time).
+    /// How many datagrams one `recvmmsg` call may read once the socket has seen a burst (Linux;
+    /// other systems read one at a time). Until then it reads one datagram per call into one
+    /// ``maximumDatagramSize`` buffer: the vector read's buffer (count × size, 64 KiB by default)
+    /// is most of an idle connection's memory, and only traffic needs it.
     public var vectorReadMessageCount: Int
     /// The largest datagram received whole; a longer one is truncated by the kernel and then fails
     /// STUN or DTLS validation. 2048 bytes covers every datagram of a 1500-byte-MTU path.
@@ -61,9 +64,20 @@ private final class DatagramReceiverHandler: ChannelInboundHandler {
     private let receiver: any DatagramReceiver
     /// Known once the socket is bound (``channelActive(context:)``), before any read.
     private var localAddress: TransportAddress?
+    /// The vector-read settings to switch to at the first burst; `nil` once switched (or where
+    /// vector reads do not exist).
+    private var pendingVectorReads: (messageCount: Int, allocation: Int)?
+    /// Datagrams read since the last `channelReadComplete`.
+    private var datagramsInBatch = 0
+    /// Consecutive wake-ups that read as many datagrams as NIO reads per wake-up.
+    private var fullBatches = 0
+    /// How many consecutive full wake-ups make a burst. A handshake flight (DTLS certificates,
+    /// SCTP's INIT exchange) fills one or two wake-ups of four; bulk traffic fills them all.
+    static let burstWakeUps = 4
 
-    init(receiver: any DatagramReceiver) {
+    init(receiver: any DatagramReceiver, vectorReads: (messageCount: Int, allocation: Int)?) {
         self.receiver = receiver
+        self.pendingVectorReads = vectorReads
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -72,12 +86,32 @@ private final class DatagramReceiverHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        datagramsInBatch += 1
         guard let localAddress else { return }
         receiver.receive(unwrapInboundIn(data), on: context.channel, localAddress: localAddress)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        let batch = datagramsInBatch
+        datagramsInBatch = 0
         receiver.readComplete()
+        switchToVectorReadsOnBurst(context: context, batch: batch)
+    }
+
+    /// One-datagram reads stop at NIO's `maxMessagesPerRead` per wake-up: a batch that reached it
+    /// probably left datagrams queued, and ``burstWakeUps`` such batches in a row mean traffic
+    /// flows, so `recvmmsg` pays off from now on. The switch is one way: NIO's receive-buffer pool
+    /// keeps its largest buffer for the channel's lifetime.
+    private func switchToVectorReadsOnBurst(context: ChannelHandlerContext, batch: Int) {
+        guard let vectorReads = pendingVectorReads, let options = context.channel.syncOptions,
+            let perWakeUp = try? options.getOption(.maxMessagesPerRead)
+        else { return }
+        fullBatches = batch >= Int(perWakeUp) ? fullBatches + 1 : 0
+        guard fullBatches >= Self.burstWakeUps else { return }
+        pendingVectorReads = nil
+        // A failure leaves the socket reading one datagram at a time, which is slower, not wrong.
+        try? options.setOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: vectorReads.allocation))
+        try? options.setOption(.datagramVectorReadMessageCount, value: vectorReads.messageCount)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -100,18 +134,25 @@ struct UDPSocket: Sendable {
     ) async throws -> UDPSocket {
         #if os(Linux) || os(FreeBSD) || os(Android)
         // NIO's vector read splits one receive buffer evenly between the messages of a `recvmmsg`.
-        let receiveAllocation = options.maximumDatagramSize * max(1, options.vectorReadMessageCount)
+        let vectorReads =
+            options.vectorReadMessageCount > 1
+            ? (messageCount: options.vectorReadMessageCount,
+                allocation: options.maximumDatagramSize * options.vectorReadMessageCount)
+            : nil
         #else
-        let receiveAllocation = options.maximumDatagramSize
+        let vectorReads: (messageCount: Int, allocation: Int)? = nil
         #endif
+        // Reads start one datagram at a time (count 0: no vector-read state at all); the handler
+        // switches to vector reads at the first burst.
         let channel = try await DatagramBootstrap(group: eventLoop)
             .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(clamping: options.receiveBufferSize))
             .channelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(clamping: options.sendBufferSize))
-            .channelOption(.datagramVectorReadMessageCount, value: options.vectorReadMessageCount)
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: receiveAllocation))
+            .channelOption(.datagramVectorReadMessageCount, value: 0)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: options.maximumDatagramSize))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(DatagramReceiverHandler(receiver: receiver.value))
+                    try channel.pipeline.syncOperations.addHandler(
+                        DatagramReceiverHandler(receiver: receiver.value, vectorReads: vectorReads))
                 }
             }
             .bind(to: address)

@@ -123,6 +123,10 @@ public final class SCTPAssociation {
 
     private var events = FIFO<SCTPEvent>()
     private var transmitQueue = FIFO<[UInt8]>()
+    /// What the last drain took from the mailbox; empty between drains, their capacity traded
+    /// back and forth with the mailbox's (`Registry.take`).
+    private var drainedPackets: [[UInt8]] = []
+    private var drainedPieces: [InboundPiece] = []
     private var earlyPackets: [[UInt8]] = []
 
     private var tail: PendingTail?
@@ -522,27 +526,33 @@ public final class SCTPAssociation {
     }
 
     /// Moves everything from the mailbox into our queues; `true` if there was anything.
+    /// Never re-entered: nothing it calls drains the mailbox, so the arrays are empty on entry.
     private func drainMailboxLocked() -> Bool {
-        guard let box = Registry.shared.take(id) else { return false }
-        for packet in box.packets {
+        let (found, sendBufferFree) = Registry.shared.take(id, packets: &drainedPackets, pieces: &drainedPieces)
+        guard found else { return false }
+        defer {
+            drainedPackets.removeAll(keepingCapacity: true)
+            drainedPieces.removeAll(keepingCapacity: true)
+        }
+        for packet in drainedPackets {
             inspectOutbound(packet)
             counters.packetsSent += 1
             counters.bytesSent += packet.count
             transmitQueue.append(packet)
         }
-        if let free = box.sendBufferFree {
+        if let free = sendBufferFree {
             // sb_free is computed unsigned inside usrsctp and wraps when the queue exceeds SO_SNDBUF.
             let space = Int(free) <= configuration.sendBufferSize ? Int(free) : 0
             usrsctpBuffered = configuration.sendBufferSize - space
         }
-        for piece in box.pieces {
+        for piece in drainedPieces {
             if piece.isNotification {
                 handleNotificationLocked(piece.bytes)
             } else {
                 handleDataLocked(piece)
             }
         }
-        return !box.packets.isEmpty || !box.pieces.isEmpty || box.sendBufferFree != nil
+        return !drainedPackets.isEmpty || !drainedPieces.isEmpty || sendBufferFree != nil
     }
 
     private func handleDataLocked(_ piece: InboundPiece) {

@@ -136,16 +136,20 @@ final class Registry: @unchecked Sendable {
         }
     }
 
-    /// Takes everything queued for `id`, leaving an empty mailbox (the hook stays).
-    func take(_ id: UInt) -> Mailbox? {
+    /// Takes everything queued for `id` by swapping arrays: `packets` and `pieces` must come in
+    /// empty and return holding the queued items, while the mailbox keeps their capacity for the
+    /// next callbacks, so steady traffic appends without allocating. Also takes the latest free
+    /// send-buffer space reported (the hook stays). `found` is `false` for an unknown id (the
+    /// arrays are untouched).
+    func take(
+        _ id: UInt, packets: inout [[UInt8]], pieces: inout [InboundPiece]
+    ) -> (found: Bool, sendBufferFree: UInt32?) {
         lock.withLock {
-            guard var box = mailboxes[id] else { return nil }
-            let taken = box
-            box.packets = []
-            box.pieces = []
-            box.sendBufferFree = nil
-            mailboxes[id] = box
-            return taken
+            guard let index = mailboxes.index(forKey: id) else { return (false, nil) }
+            swap(&mailboxes.values[index].packets, &packets)
+            swap(&mailboxes.values[index].pieces, &pieces)
+            defer { mailboxes.values[index].sendBufferFree = nil }
+            return (true, mailboxes.values[index].sendBufferFree)
         }
     }
 

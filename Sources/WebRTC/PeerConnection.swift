@@ -76,6 +76,9 @@ public final class PeerConnection: Sendable {
         guard buffers.contains(configuration.sctpSendBufferSize), buffers.contains(configuration.sctpReceiveBufferSize) else {
             throw PeerConnectionError(.invalidParameters("SCTP buffer sizes must be within \(buffers)"))
         }
+        guard configuration.sctpMaximumStreams >= 2 else {
+            throw PeerConnectionError(.invalidParameters("sctpMaximumStreams must be at least 2 (one channel per side)"))
+        }
         // The receive buffer must hold the largest message we accept (docs/ARCHITECTURE.md).
         guard configuration.maxMessageSize > 0, configuration.maxMessageSize < configuration.sctpReceiveBufferSize else {
             throw PeerConnectionError(.invalidParameters("maxMessageSize must be positive and below sctpReceiveBufferSize"))

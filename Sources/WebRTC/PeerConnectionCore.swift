@@ -316,7 +316,8 @@ actor PeerConnectionCore {
         }
         let sctp = SCTPConfiguration(
             localPort: JSEP.sctpPort, remotePort: remote.sctpPort, sendBufferSize: configuration.sctpSendBufferSize,
-            receiveBufferSize: configuration.sctpReceiveBufferSize, maximumMessageSize: configuration.maxMessageSize)
+            receiveBufferSize: configuration.sctpReceiveBufferSize, maximumStreams: configuration.sctpMaximumStreams,
+            maximumMessageSize: configuration.maxMessageSize)
         do {
             let transport = try DataChannelTransport(
                 role: role, certificate: certificate, remoteFingerprints: remote.fingerprints,

@@ -56,6 +56,11 @@ public struct PeerConnectionConfiguration: Sendable {
     public var sctpSendBufferSize: Int
     /// SCTP receive buffer (SO_RCVBUF of the usrsctp socket); larger than ``maxMessageSize``.
     public var sctpReceiveBufferSize: Int
+    /// SCTP streams requested in each direction (the association uses the smaller of ours and the
+    /// peer's), so the channels open at once: half of them for each side (RFC 8832 §6). usrsctp keeps
+    /// about 100 bytes per stream and direction for every connection; raise it for applications that
+    /// open more than 128 channels from one side.
+    public var sctpMaximumStreams: UInt16
     /// ICE timers (pacing, retransmissions, consent).
     public var iceTiming: ICETiming
     /// Where the connection's event loop comes from (one loop per connection).
@@ -74,6 +79,7 @@ public struct PeerConnectionConfiguration: Sendable {
         maxMessageSize: Int = 262_144,
         sctpSendBufferSize: Int = 4 << 20,
         sctpReceiveBufferSize: Int = 4 << 20,
+        sctpMaximumStreams: UInt16 = DataChannelLimits.defaultMaximumStreams,
         iceTiming: ICETiming = .default,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "WebRTC"),
@@ -86,6 +92,7 @@ public struct PeerConnectionConfiguration: Sendable {
         self.maxMessageSize = maxMessageSize
         self.sctpSendBufferSize = sctpSendBufferSize
         self.sctpReceiveBufferSize = sctpReceiveBufferSize
+        self.sctpMaximumStreams = sctpMaximumStreams
         self.iceTiming = iceTiming
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger

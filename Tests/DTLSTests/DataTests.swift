@@ -5,6 +5,20 @@ import Testing
 import TestSupport
 
 @Suite struct DataTests {
+    /// Sessions on one thread share one plaintext buffer; a read nested inside another session's
+    /// callback must not overwrite the plaintext lent out further up.
+    @Test func recordBufferIsSharedPerThreadButNeverWhileLent() {
+        let first = RecordBuffer.withBuffer { $0.baseAddress }
+        let second = RecordBuffer.withBuffer { $0.baseAddress }
+        #expect(first == second)
+        RecordBuffer.withBuffer { outer in
+            RecordBuffer.withBuffer { inner in
+                #expect(inner.baseAddress != outer.baseAddress)
+                #expect(inner.count == RecordBuffer.size)
+            }
+        }
+    }
+
     @Test func applicationDataFlowsBothWays() async throws {
         let link = try Link()
         try await link.handshake()

@@ -49,6 +49,16 @@ struct SCTPAssociationTests {
         #expect(throws: SCTPError(.invalidStream)) { try pair.a.send([1], stream: 2000) }
     }
 
+    /// 256 streams each way by default (usrsctp allocates state for each of them up front).
+    @Test func defaultStreamCountIs256() throws {
+        let pair = try Pair()
+        #expect(pair.connect())
+        try pair.a.send([7], stream: 255)
+        pair.run(for: .seconds(10)) { pair.messagesB.count == 1 }
+        #expect(pair.messagesB.first?.stream == 255)
+        #expect(throws: SCTPError(.invalidStream)) { try pair.a.send([1], stream: 256) }
+    }
+
     @Test func tenThousandSmallMessagesInOrder() throws {
         let pair = try Pair()
         #expect(pair.connect())
@@ -194,8 +204,11 @@ struct SCTPAssociationTests {
         #expect(pair.messagesB.last == SCTPReceivedMessage(stream: 1, ppid: 53, data: [9]))
     }
 
-    @Test func thousandStreamsUsable() throws {
-        let pair = try Pair()
+    /// More streams than the default 256, when configured (browsers announce 1024 or 65535).
+    @Test func thousandStreamsUsableWhenConfigured() throws {
+        var configuration = SCTPConfiguration()
+        configuration.maximumStreams = 1024
+        let pair = try Pair(configuration, configuration)
         #expect(pair.connect())
         let streams = 1000
         try sendAll(pair, count: streams, stream: { UInt16($0) }) { i in withUnsafeBytes(of: UInt16(i).bigEndian, Array.init) }

@@ -1,5 +1,6 @@
 import DTLS
 import DataChannel
+import SCTP
 import SDP
 import Testing
 @testable import WebRTC
@@ -160,9 +161,10 @@ struct DataChannelTransportTests {
         #expect(received == received.sorted())
     }
 
-    @Test("1 000 channels on one association")
+    @Test("1 000 channels on one association configured for 1 024 streams (the default is 256)")
     func thousandChannels() throws {
-        let pair = try InMemoryPair()
+        let configuration = DataChannelTransportConfiguration(sctp: SCTPConfiguration(maximumStreams: 1024))
+        let pair = try InMemoryPair(clientConfiguration: configuration, serverConfiguration: configuration)
         #expect(pair.run(until: { pair.connected }))
         var ids: [UInt16] = []
         for index in 0..<1000 {

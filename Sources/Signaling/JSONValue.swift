@@ -28,9 +28,66 @@ public enum JSONValue: Sendable, Hashable {
         return nil
     }
 
+    /// The number, when this is one.
+    public var doubleValue: Double? {
+        if case .number(let value) = self { return value }
+        return nil
+    }
+
+    /// The flag, when this is a boolean.
+    public var boolValue: Bool? {
+        if case .bool(let value) = self { return value }
+        return nil
+    }
+
+    /// The elements, when this is an array.
+    public var arrayValue: [JSONValue]? {
+        if case .array(let elements) = self { return elements }
+        return nil
+    }
+
     /// Member lookup on objects; `nil` for other values and missing members.
     public subscript(key: String) -> JSONValue? {
         objectValue?[key]
+    }
+
+    /// Element lookup on arrays; `nil` for other values and out of range.
+    public subscript(index: Int) -> JSONValue? {
+        guard let elements = arrayValue, elements.indices.contains(index) else { return nil }
+        return elements[index]
+    }
+
+    /// The value that JSON `text` holds, or `nil` when it is not JSON.
+    public init?(parsing text: String) {
+        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else { return nil }
+        self = value
+    }
+
+    /// Compact JSON text, object members in sorted order; a non-finite number (which JSON
+    /// cannot carry) is written as null, as JavaScript's `JSON.stringify` does.
+    public var serialized: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Only a non-finite number makes encoding fail; the copy without them cannot.
+        let data = (try? encoder.encode(self)) ?? (try? encoder.encode(replacingNonFiniteNumbers())) ?? Data("null".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+extension JSONValue: CustomStringConvertible {
+    public var description: String { serialized }
+}
+
+extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
+    ExpressibleByFloatLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
+{
+    public init(nilLiteral: ()) { self = .null }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(integerLiteral value: Int) { self = .number(Double(value)) }
+    public init(floatLiteral value: Double) { self = .number(value) }
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }
 }
 
@@ -75,20 +132,12 @@ extension JSONValue: Codable {
 public enum JSONText {
     /// The object that `text` holds, or `nil` when it is not valid JSON or not an object.
     public static func object(from text: String) -> [String: JSONValue]? {
-        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else { return nil }
-        return value.objectValue
+        JSONValue(parsing: text)?.objectValue
     }
 
     /// Compact JSON text for an object, members in sorted order.
     public static func text(of object: [String: JSONValue]) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding a tree of JSONValue cannot fail: every case maps to a JSON value; a
-        // non-finite number (which JSON cannot carry) is the one exception, sent as null.
-        guard let data = try? encoder.encode(JSONValue.object(object)) else {
-            return text(of: object.mapValues { $0.replacingNonFiniteNumbers() })
-        }
-        return String(decoding: data, as: UTF8.self)
+        JSONValue.object(object).serialized
     }
 }
 

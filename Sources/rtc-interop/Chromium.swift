@@ -124,13 +124,13 @@ actor ChromiumBrowser {
         func remaining() -> Duration { max(.zero, deadline - .now) }
 
         let target = try await connection.command("Target.createTarget", ["url": "about:blank"], timeout: remaining())
-        guard let targetID = target["targetId"]?.string else { throw .unexpectedReply("Target.createTarget without targetId") }
+        guard let targetID = target["targetId"]?.stringValue else { throw .unexpectedReply("Target.createTarget without targetId") }
         var subscribedSession: String?
         do throws(DevToolsError) {
             let attachment = try await connection.command(
                 "Target.attachToTarget", ["targetId": .string(targetID), "flatten": true], timeout: remaining()
             )
-            guard let sessionID = attachment["sessionId"]?.string else {
+            guard let sessionID = attachment["sessionId"]?.stringValue else {
                 throw .unexpectedReply("Target.attachToTarget without sessionId")
             }
             subscribedSession = sessionID
@@ -140,7 +140,7 @@ actor ChromiumBrowser {
             await connection.subscribe(session: sessionID) { event in
                 switch event {
                 case .event("Page.lifecycleEvent", let params):
-                    if params["name"]?.string == "load", let loaderID = params["loaderId"]?.string { loadSink.yield(loaderID) }
+                    if params["name"]?.stringValue == "load", let loaderID = params["loaderId"]?.stringValue { loadSink.yield(loaderID) }
                 case .event(let method, let params):
                     console.record(method: method, params: params)
                 case .connectionClosed:
@@ -156,10 +156,10 @@ actor ChromiumBrowser {
             let navigation = try await connection.command(
                 "Page.navigate", ["url": .string(url)], session: sessionID, timeout: remaining()
             )
-            if let errorText = navigation["errorText"]?.string {
+            if let errorText = navigation["errorText"]?.stringValue {
                 throw .commandFailed(method: "Page.navigate", code: 0, message: "\(url): \(errorText)")
             }
-            guard let loaderID = navigation["loaderId"]?.string else {
+            guard let loaderID = navigation["loaderId"]?.stringValue else {
                 throw .unexpectedReply("Page.navigate to \(url) started no new document")
             }
             try await Self.waitForLoad(of: loaderID, in: loads, within: remaining(), url: url)

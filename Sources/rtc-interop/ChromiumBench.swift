@@ -6,6 +6,7 @@ import Darwin
 import ArgumentParser
 import Foundation
 import Logging
+import Signaling
 import SignalingServer
 
 /// `rtc-interop chromium-bench`: Chromium's figures for the side-by-side benchmarks
@@ -78,7 +79,7 @@ struct ChromiumBench: AsyncParsableCommand {
         let server = try await SignalingServer.start(
             SignalingServerConfiguration(port: 0, staticDirectories: [directory], logger: logger))
         // The browser and the server are stopped whatever happens, then the outcome is told.
-        let outcome: Result<JSON, any Error>
+        let outcome: Result<JSONValue, any Error>
         do {
             let browser = try await ChromiumBrowser.launch(executable: chromium, timeout: .seconds(30))
             do {
@@ -95,7 +96,7 @@ struct ChromiumBench: AsyncParsableCommand {
     }
 
     /// Opens the page, runs the workload and adds the browser's CPU time to its result.
-    private func measure(in browser: ChromiumBrowser, url: String) async throws -> JSON {
+    private func measure(in browser: ChromiumBrowser, url: String) async throws -> JSONValue {
         let page = try await browser.openPage(url: url)
         let expression = switch workload {
         case .setup: "bench.setup(\(runs))"
@@ -103,14 +104,14 @@ struct ChromiumBench: AsyncParsableCommand {
         case .messages: "bench.messages(\(count), \(size))"
         }
         let ticksBefore = ProcessTreeCPU.ticks(of: browser.pid)
-        let value: JSON
+        let value: JSONValue
         do {
             value = try await page.evaluate(expression, timeout: .seconds(timeout))
         } catch {
             let console = page.consoleMessages().suffix(10).joined(separator: "\n")
             throw BenchFailure("\(expression): \(error)\(console.isEmpty ? "" : "\n--- page console ---\n\(console)")")
         }
-        guard var object = value.object else { throw BenchFailure("\(expression) returned \(value), not an object") }
+        guard var object = value.objectValue else { throw BenchFailure("\(expression) returned \(value), not an object") }
         object["cpu_s"] = .number(Double(ProcessTreeCPU.ticks(of: browser.pid) - ticksBefore) / ProcessTreeCPU.ticksPerSecond)
         return .object(object)
     }

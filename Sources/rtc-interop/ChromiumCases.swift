@@ -123,7 +123,7 @@ private final class Session: @unchecked Sendable {
         try require(peer.isOfferer == !browserOffers, "we \(peer.isOfferer ? "offered" : "answered") against the rule")
         incoming = IncomingChannels(peer)
         try await waitUntil(20, "both sides connected") {
-            let browserState = try await self.evaluate("interop.connectionState()").string
+            let browserState = try await self.evaluate("interop.connectionState()").stringValue
             return peer.connection.connectionState == .connected && browserState == "connected"
         }
         isConnected = true
@@ -215,7 +215,7 @@ private final class Session: @unchecked Sendable {
         channel.close()
         try await waitUntil(10, "our side closed") { channel.readyState == .closed }
         try await waitUntil(10, "the browser's side closed") {
-            try await self.evaluate("interop.channelState('echo-close-ours')").string == "closed"
+            try await self.evaluate("interop.channelState('echo-close-ours')").stringValue == "closed"
         }
     }
 
@@ -226,7 +226,7 @@ private final class Session: @unchecked Sendable {
         _ = try await evaluate("interop.closeChannel('echo-close-browser')")
         try await waitUntil(10, "our side closed") { channel.readyState == .closed }
         try await waitUntil(10, "the browser's side closed") {
-            try await self.evaluate("interop.channelState('echo-close-browser')").string == "closed"
+            try await self.evaluate("interop.channelState('echo-close-browser')").stringValue == "closed"
         }
     }
 
@@ -242,7 +242,7 @@ private final class Session: @unchecked Sendable {
             await peer.connection.close()
             try require(peer.connection.connectionState == .closed, "our state is \(peer.connection.connectionState)")
             try await waitUntil(40, "the browser's channel to close") {
-                try await self.evaluate("interop.channelState('echo-last')").string == "closed"
+                try await self.evaluate("interop.channelState('echo-last')").stringValue == "closed"
             }
         }
     }
@@ -256,7 +256,7 @@ private final class Session: @unchecked Sendable {
     // MARK: - Helpers
 
     @discardableResult
-    func evaluate(_ expression: String) async throws -> JSON {
+    func evaluate(_ expression: String) async throws -> JSONValue {
         guard let page else { throw CaseFailure("no page") }
         return try await page.evaluate(expression)
     }
@@ -266,7 +266,7 @@ private final class Session: @unchecked Sendable {
         guard let peer else { throw CaseFailure("no connection") }
         let channel = try await peer.connection.createDataChannel(label, options: options)
         try await waitUntil(10, "channel \(label) open") {
-            let browserSide = try await self.evaluate("interop.channelState(\(JSON.string(label).serialized))").string
+            let browserSide = try await self.evaluate("interop.channelState(\(JSONValue.string(label).serialized))").stringValue
             return channel.readyState == .open && browserSide == "open"
         }
         return channel

@@ -1,104 +1,10 @@
 import Foundation
+import Signaling
 import SignalingClient
 
 // A client for the Chrome DevTools Protocol (CDP): commands and replies matched by `id`, events
 // routed by `sessionId`, over one WebSocketConnection to the browser target.
 // Protocol reference: https://chromedevtools.github.io/devtools-protocol/
-
-// MARK: - JSON
-
-/// A JSON value: what DevTools messages are made of, and what ``DevToolsPage/evaluate(_:timeout:)`` returns.
-enum JSON: Sendable, Equatable {
-    case null
-    case bool(Bool)
-    case number(Double)
-    case string(String)
-    case array([JSON])
-    case object([String: JSON])
-
-    var string: String? { if case .string(let value) = self { value } else { nil } }
-    var double: Double? { if case .number(let value) = self { value } else { nil } }
-    /// The number, if it is an integer that fits `Int`.
-    var int: Int? { double.flatMap { Int(exactly: $0) } }
-    var bool: Bool? { if case .bool(let value) = self { value } else { nil } }
-    var array: [JSON]? { if case .array(let value) = self { value } else { nil } }
-    var object: [String: JSON]? { if case .object(let value) = self { value } else { nil } }
-    var isNull: Bool { self == .null }
-
-    /// The member `key` of an object; `nil` for a missing member or a value that is not an object.
-    subscript(key: String) -> JSON? { object?[key] }
-    /// The element at `index` of an array; `nil` out of range or for a value that is not an array.
-    subscript(index: Int) -> JSON? {
-        guard let array, array.indices.contains(index) else { return nil }
-        return array[index]
-    }
-
-    /// Parses JSON text; `nil` if it is not JSON.
-    init?(parsing text: String) {
-        guard let value = try? JSONDecoder().decode(JSON.self, from: Data(text.utf8)) else { return nil }
-        self = value
-    }
-
-    /// The value as compact JSON text (keys sorted).
-    var serialized: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding a JSON value cannot fail: every case maps to a JSON type (non-finite numbers
-        // become null, as in JavaScript's JSON.stringify).
-        let data = (try? encoder.encode(self)) ?? Data("null".utf8)
-        return String(decoding: data, as: UTF8.self)
-    }
-}
-
-extension JSON: Codable {
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSON].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: JSON].self))
-        }
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .null: try container.encodeNil()
-        case .bool(let value): try container.encode(value)
-        case .number(let value) where value.isFinite: try container.encode(value)
-        case .number: try container.encodeNil()
-        case .string(let value): try container.encode(value)
-        case .array(let value): try container.encode(value)
-        case .object(let value): try container.encode(value)
-        }
-    }
-}
-
-extension JSON: CustomStringConvertible {
-    var description: String { serialized }
-}
-
-extension JSON: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
-    ExpressibleByFloatLiteral, ExpressibleByStringLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
-{
-    init(nilLiteral: ()) { self = .null }
-    init(booleanLiteral value: Bool) { self = .bool(value) }
-    init(integerLiteral value: Int) { self = .number(Double(value)) }
-    init(floatLiteral value: Double) { self = .number(value) }
-    init(stringLiteral value: String) { self = .string(value) }
-    init(arrayLiteral elements: JSON...) { self = .array(elements) }
-    init(dictionaryLiteral elements: (String, JSON)...) {
-        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
-    }
-}
 
 // MARK: - Errors
 
@@ -140,7 +46,7 @@ enum DevToolsError: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// An event for one session (a page), or the end of the connection.
 enum DevToolsEvent: Sendable {
-    case event(method: String, params: [String: JSON])
+    case event(method: String, params: [String: JSONValue])
     case connectionClosed
 }
 
@@ -154,8 +60,8 @@ actor DevToolsConnection {
         /// Sent; no reply yet and nobody suspended on it yet.
         case sent
         /// The reply came before the caller suspended.
-        case replied(Result<[String: JSON], DevToolsError>)
-        case waiting(CheckedContinuation<Result<[String: JSON], DevToolsError>, Never>)
+        case replied(Result<[String: JSONValue], DevToolsError>)
+        case waiting(CheckedContinuation<Result<[String: JSONValue], DevToolsError>, Never>)
     }
 
     private let socket: WebSocketConnection
@@ -181,18 +87,18 @@ actor DevToolsConnection {
 
     /// Sends `method` and returns its reply's `result`.
     func command(
-        _ method: String, _ params: [String: JSON] = [:], session: String? = nil, timeout: Duration
-    ) async throws(DevToolsError) -> [String: JSON] {
+        _ method: String, _ params: [String: JSONValue] = [:], session: String? = nil, timeout: Duration
+    ) async throws(DevToolsError) -> [String: JSONValue] {
         guard !isClosed else { throw .closed }
         nextID += 1
         let id = nextID
-        var message: [String: JSON] = ["id": .number(Double(id)), "method": .string(method), "params": .object(params)]
+        var message: [String: JSONValue] = ["id": .number(Double(id)), "method": .string(method), "params": .object(params)]
         if let session { message["sessionId"] = .string(session) }
 
         // Registered before sending: the reply may be dispatched while `send` is suspended.
         pending[id] = (method, .sent)
         do {
-            try await socket.send(JSON.object(message).serialized)
+            try await socket.send(JSONValue.object(message).serialized)
         } catch {
             pending[id] = nil
             throw error.reason == .closed ? .closed : .connection(error)
@@ -237,23 +143,23 @@ actor DevToolsConnection {
     }
 
     private func dispatch(_ text: String) {
-        guard let message = JSON(parsing: text)?.object else { return }
-        if let id = message["id"]?.int {
+        guard let message = JSONValue(parsing: text)?.objectValue else { return }
+        if let id = message["id"]?.intValue {
             guard let method = pending[id]?.method else { return }  // timed out already
             if let error = message["error"] {
                 let failure = DevToolsError.commandFailed(
-                    method: method, code: error["code"]?.int ?? 0, message: error["message"]?.string ?? error.serialized
+                    method: method, code: error["code"]?.intValue ?? 0, message: error["message"]?.stringValue ?? error.serialized
                 )
                 resolve(id, with: .failure(failure))
             } else {
-                resolve(id, with: .success(message["result"]?.object ?? [:]))
+                resolve(id, with: .success(message["result"]?.objectValue ?? [:]))
             }
-        } else if let method = message["method"]?.string, let session = message["sessionId"]?.string {
-            subscribers[session]?(.event(method: method, params: message["params"]?.object ?? [:]))
+        } else if let method = message["method"]?.stringValue, let session = message["sessionId"]?.stringValue {
+            subscribers[session]?(.event(method: method, params: message["params"]?.objectValue ?? [:]))
         }
     }
 
-    private func resolve(_ id: Int, with result: Result<[String: JSON], DevToolsError>) {
+    private func resolve(_ id: Int, with result: Result<[String: JSONValue], DevToolsError>) {
         switch pending[id]?.slot {
         case .sent:
             pending[id]?.slot = .replied(result)
@@ -302,7 +208,7 @@ final class DevToolsPage: Sendable {
     ///
     /// - Throws: ``DevToolsError/javaScriptException(_:)`` with the exception's text if it throws
     ///   or its promise rejects; ``DevToolsError/timedOut(_:)`` after `timeout`.
-    func evaluate(_ expression: String, timeout: Duration = .seconds(30)) async throws(DevToolsError) -> JSON {
+    func evaluate(_ expression: String, timeout: Duration = .seconds(30)) async throws(DevToolsError) -> JSONValue {
         let reply = try await connection.command(
             "Runtime.evaluate",
             ["expression": .string(expression), "awaitPromise": true, "returnByValue": true],
@@ -314,8 +220,8 @@ final class DevToolsPage: Sendable {
         guard let result = reply["result"] else { throw .unexpectedReply("Runtime.evaluate without a result") }
         if let value = result["value"] { return value }
         // NaN, ±Infinity, -0 and BigInt values have no JSON form; the protocol spells them out.
-        if let text = result["unserializableValue"]?.string {
-            return Double(text).map(JSON.number) ?? .string(text)
+        if let text = result["unserializableValue"]?.stringValue {
+            return Double(text).map(JSONValue.number) ?? .string(text)
         }
         return .null  // undefined, or a value (like a function) with no by-value form
     }
@@ -326,9 +232,9 @@ final class DevToolsPage: Sendable {
     }
 
     /// The text of Runtime.ExceptionDetails: the exception's description (message and stack) if it has one.
-    static func exceptionText(_ details: JSON) -> String {
-        details["exception"]?["description"]?.string ?? details["exception"]?["value"]?.description
-            ?? details["text"]?.string ?? details.serialized
+    static func exceptionText(_ details: JSONValue) -> String {
+        details["exception"]?["description"]?.stringValue ?? details["exception"]?["value"]?.description
+            ?? details["text"]?.stringValue ?? details.serialized
     }
 }
 
@@ -340,12 +246,12 @@ final class ConsoleLog: @unchecked Sendable {  // Every stored property is guard
     var lines: [String] { lock.withLock { recent } }
 
     /// Records Runtime.consoleAPICalled and Runtime.exceptionThrown events.
-    func record(method: String, params: [String: JSON]) {
+    func record(method: String, params: [String: JSONValue]) {
         let line: String
         switch method {
         case "Runtime.consoleAPICalled":
-            let args = params["args"]?.array ?? []
-            line = "\(params["type"]?.string ?? "log"): " + args.map(Self.text(of:)).joined(separator: " ")
+            let args = params["args"]?.arrayValue ?? []
+            line = "\(params["type"]?.stringValue ?? "log"): " + args.map(Self.text(of:)).joined(separator: " ")
         case "Runtime.exceptionThrown":
             line = "exception: " + DevToolsPage.exceptionText(params["exceptionDetails"] ?? .null)
         default:
@@ -359,9 +265,9 @@ final class ConsoleLog: @unchecked Sendable {  // Every stored property is guard
 
     /// A Runtime.RemoteObject as console.log shows it: strings bare, other values as JSON,
     /// objects by their description.
-    private static func text(of object: JSON) -> String {
-        if let string = object["value"]?.string { return string }
+    private static func text(of object: JSONValue) -> String {
+        if let string = object["value"]?.stringValue { return string }
         if let value = object["value"] { return value.serialized }
-        return object["unserializableValue"]?.string ?? object["description"]?.string ?? object["type"]?.string ?? "?"
+        return object["unserializableValue"]?.stringValue ?? object["description"]?.stringValue ?? object["type"]?.stringValue ?? "?"
     }
 }

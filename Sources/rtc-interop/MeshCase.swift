@@ -1,4 +1,5 @@
 import Foundation
+import Signaling
 
 /// Two headless Chromium pages (the browser page of `rtc signal`) and one `rtc join` in one
 /// room: every participant receives every chat line; a file goes from a browser to the Swift
@@ -62,7 +63,7 @@ private final class Mesh: @unchecked Sendable {
         for name in ["browserA", "browserB"] {
             let page = try await browser.openPage(url: "http://127.0.0.1:\(port)/?room=mesh&peer=\(name)")
             pages[name] = page
-            try await waitUntil(10, "\(name) joined") { try await page.evaluate("app.id").string == name }
+            try await waitUntil(10, "\(name) joined") { try await page.evaluate("app.id").stringValue == name }
         }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rtc-interop-mesh-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -77,7 +78,7 @@ private final class Mesh: @unchecked Sendable {
             for page in self.pages.values {
                 let open = try await page.evaluate(
                     "app.peers().filter(p => p.connectionState === 'connected' && p.chatOpen).length")
-                guard open.double == 2 else { return false }
+                guard open.doubleValue == 2 else { return false }
             }
             return Set(self.joinEvents("chat-open").compactMap { $0["peer"] as? String }) == ["browserA", "browserB"]
         }
@@ -96,7 +97,7 @@ private final class Mesh: @unchecked Sendable {
                 for other in everyone where other != name {
                     let seen = try await page.evaluate(
                         "app.chatLog.some(l => l.from === '\(other)' && l.text === 'hello from \(other)')")
-                    guard seen.bool == true else { return false }
+                    guard seen.boolValue == true else { return false }
                 }
             }
             let lines = self.joinEvents("chat").compactMap { $0["text"] as? String }
@@ -117,8 +118,8 @@ private final class Mesh: @unchecked Sendable {
               return await app.sendFile('swift', 'mesh.bin', bytes);
             })()
             """, timeout: .seconds(60))
-        try require(sent["ok"]?.bool == true, "the browser's send failed: \(sent)")
-        guard let digest = sent["sha256"]?.string else { throw CaseFailure("no digest from the browser: \(sent)") }
+        try require(sent["ok"]?.boolValue == true, "the browser's send failed: \(sent)")
+        guard let digest = sent["sha256"]?.stringValue else { throw CaseFailure("no digest from the browser: \(sent)") }
         try await waitUntil(30, "rtc join received mesh.bin") {
             self.joinEvents("file-received").contains { $0["name"] as? String == "mesh.bin" }
         }
@@ -126,10 +127,10 @@ private final class Mesh: @unchecked Sendable {
         try require(received?["ok"] as? Bool == true && received?["sha256"] as? String == digest, "rtc join: \(received ?? [:])")
         join.writeLine("/send \(directory.appendingPathComponent("mesh.bin").path) browserA")
         try await waitUntil(30, "browserA received it back") {
-            try await page.evaluate("app.receivedFiles.some(f => f.name === 'mesh.bin')").bool == true
+            try await page.evaluate("app.receivedFiles.some(f => f.name === 'mesh.bin')").boolValue == true
         }
         let back = try await page.evaluate("app.receivedFiles.find(f => f.name === 'mesh.bin')")
-        try require(back["ok"]?.bool == true && back["sha256"]?.string == digest, "browserA got \(back)")
+        try require(back["ok"]?.boolValue == true && back["sha256"]?.stringValue == digest, "browserA got \(back)")
     }
 
     func close() async {

@@ -1,4 +1,5 @@
 import Foundation
+import Signaling
 
 /// The mesh overlay of docs/mesh.md between its two implementations: two headless Chromium
 /// pages (mesh.js) and three `rtc mesh` processes (Swift) enter through `rtc signal`; once the
@@ -100,7 +101,7 @@ private final class Overlay: @unchecked Sendable {
         for id in Self.pageIDs {
             let page = try await browser.openPage(url: "http://127.0.0.1:\(port)/?mesh=1&room=overlay&mode=full&id=\(id)")
             pages[id] = page
-            try await waitUntil(10, "\(id) joined") { try await page.evaluate("mesh.signalingOpen()").bool == true }
+            try await waitUntil(10, "\(id) joined") { try await page.evaluate("mesh.signalingOpen()").boolValue == true }
         }
         try await waitUntil(60, "every node linked to the four others") { try await self.isFullMesh() }
         formed = true
@@ -109,7 +110,7 @@ private final class Overlay: @unchecked Sendable {
     func broadcastsWithoutServer() async throws {
         await signal?.stop(after: 0)
         for (id, page) in pages {
-            try await waitUntil(15, "\(id) saw the server go") { try await page.evaluate("mesh.signalingOpen()").bool == false }
+            try await waitUntil(15, "\(id) saw the server go") { try await page.evaluate("mesh.signalingOpen()").boolValue == false }
         }
         _ = try await pages["b1"]?.evaluate("mesh.broadcast('from b1')")
         nodes["a1"]?.writeLine("from a1")
@@ -127,7 +128,7 @@ private final class Overlay: @unchecked Sendable {
         let mark = node.objects.count
         node.writeLine("/drop \(pageID)")
         try await waitUntil(15, "\(pageID) lost \(id)") {
-            try await page.evaluate("mesh.neighbours().some(n => n.id === '\(id)')").bool == false
+            try await page.evaluate("mesh.neighbours().some(n => n.id === '\(id)')").boolValue == false
         }
         try await waitUntil(60, "\(id) and \(pageID) linked again through the overlay") {
             node.objects.dropFirst(mark).contains {
@@ -139,7 +140,7 @@ private final class Overlay: @unchecked Sendable {
         let up = node.objects.last { $0["event"] as? String == "neighbour-up" && $0["id"] as? String == pageID }
         try require(up?["direction"] as? String == expected, "\(id) should have direction \(expected): \(up ?? [:])")
         try await waitUntil(15, "\(pageID) lists \(id) again") {
-            try await page.evaluate("mesh.neighbours().some(n => n.id === '\(id)')").bool == true
+            try await page.evaluate("mesh.neighbours().some(n => n.id === '\(id)')").boolValue == true
         }
         let text = "relinked \(pageID) \(id)"
         _ = try await page.evaluate("mesh.send('\(id)', '\(text) direct')")
@@ -162,7 +163,7 @@ private final class Overlay: @unchecked Sendable {
 
     private func isFullMesh() async throws -> Bool {
         for (id, page) in pages {
-            let neighbours = try await page.evaluate("mesh.neighbours().map(n => n.id).sort().join(',')").string ?? ""
+            let neighbours = try await page.evaluate("mesh.neighbours().map(n => n.id).sort().join(',')").stringValue ?? ""
             guard Set(neighbours.split(separator: ",").map(String.init)) == Self.everyone.subtracting([id]) else { return false }
         }
         for (id, node) in nodes where view(of: node) != Self.everyone.subtracting([id]) { return false }
@@ -186,7 +187,7 @@ private final class Overlay: @unchecked Sendable {
     private func everyoneHeard(_ text: String, origin: String) async throws -> Bool {
         for (id, page) in pages where id != origin {
             let heard = try await page.evaluate("mesh.received.some(m => m.kind === 'bcast' && m.from === '\(origin)' && m.data === '\(text)')")
-            guard heard.bool == true else { return false }
+            guard heard.boolValue == true else { return false }
         }
         for (id, node) in nodes where id != origin {
             guard node.objects.contains(where: { $0["event"] as? String == "broadcast" && $0["data"] as? String == text }) else {

@@ -5,10 +5,11 @@ SWIFT ?= swift
 # Fuzzing: `make fuzz TARGET=stun SECONDS=600` (targets: stun, sdp, candidate, signaling).
 TARGET ?= stun
 SECONDS ?= 60
+BYTES ?= 67108864
 
 RTC_RELEASE := .build/release/rtc
 
-.PHONY: all setup build test demo interop bench fuzz fuzz-build bench-codecs bench-check clean
+.PHONY: all setup build test demo interop reliability bench fuzz fuzz-build bench-codecs bench-check clean
 
 all: build
 
@@ -34,6 +35,13 @@ interop:
 	$(SWIFT) build -c release --product rtc
 	$(SWIFT) build -c release --product rtc-interop
 	scripts/interop.sh $(RTC_RELEASE) .build/release/rtc-interop
+
+# Transfers of 64 MiB through the `rtc netem` impairment relay (loss, delay and reordering,
+# duplication, combined), SHA-256 checked, inside a loopback-only namespace: docs/reliability.md.
+reliability: setup
+	$(SWIFT) build -c release --product rtc
+	$(SWIFT) build -c release --product rtc-interop
+	scripts/reliability.sh $(RTC_RELEASE) .build/release/rtc-interop $(BYTES)
 
 # Side by side, one run: our stack, libdatachannel, aiortc and Chromium on the same workloads,
 # inside a loopback-only namespace; prints the table and rewrites docs/benchmarks.md.

@@ -55,6 +55,9 @@ let package = Package(
 
         // MARK: Shared building blocks (pure Swift)
         .target(name: "RTCCollections", swiftSettings: strict),
+        // Network impairment (loss, delay, jitter, duplication, rate, MTU) as a sans-IO path, for
+        // tests and `rtc netem`.
+        .target(name: "NetworkEmulation", dependencies: ["RTCCollections"], swiftSettings: strict),
 
         // MARK: Wire codecs (pure Swift, no I/O)
         .target(name: "SDP", swiftSettings: strict),
@@ -139,7 +142,7 @@ let package = Package(
         .executableTarget(
             name: "rtc",
             dependencies: [
-                "SDP", "STUN", "ICETransport", "DataChannel", "WebRTC", "COpenSSL",
+                "SDP", "STUN", "ICETransport", "DataChannel", "WebRTC", "COpenSSL", "RTCCollections", "NetworkEmulation",
                 "Signaling", "SignalingServer", "SignalingClient", "Mesh", "ToolSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -165,13 +168,14 @@ let package = Package(
 
         // MARK: Tests
         // What several test targets share (a seeded generator); never a dependency of a product.
-        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["RTCCollections"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "SDPTests", dependencies: ["TestSupport", "SDP"], swiftSettings: strict),
         .testTarget(name: "STUNTests", dependencies: ["TestSupport", "STUN", "COpenSSL"], swiftSettings: strict),
         .testTarget(name: "ICETests", dependencies: ["TestSupport", "ICE"], swiftSettings: strict),
         .testTarget(name: "DTLSTests", dependencies: ["TestSupport", "DTLS", "SDP"], swiftSettings: strict),
         .testTarget(name: "SCTPTests", dependencies: ["TestSupport", "SCTP"], swiftSettings: strict),
         .testTarget(name: "RTCCollectionsTests", dependencies: ["RTCCollections"], swiftSettings: strict),
+        .testTarget(name: "NetworkEmulationTests", dependencies: ["NetworkEmulation"], swiftSettings: strict),
         .testTarget(name: "DataChannelTests", dependencies: ["TestSupport", "DataChannel"], swiftSettings: strict),
         .testTarget(
             name: "ICETransportTests",

@@ -203,22 +203,18 @@ public struct ICEAgent: Sendable {
 /// The agent's source of randomness: the system's cryptographic generator, or SplitMix64 from a
 /// seed in tests.
 struct AgentRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64?
+    private var seeded: SplitMix64?
 
     init(seed: UInt64?) {
-        state = seed
+        seeded = seed.map(SplitMix64.init(seed:))
     }
 
     mutating func next() -> UInt64 {
-        guard var value = state else {
+        guard var generator = seeded else {
             var system = SystemRandomNumberGenerator()
             return system.next()
         }
-        value &+= 0x9E37_79B9_7F4A_7C15
-        state = value
-        var z = value
-        z = (z ^ (z &>> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z &>> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z &>> 31)
+        defer { seeded = generator }
+        return generator.next()
     }
 }

@@ -1,3 +1,4 @@
+import RTCCollections
 import Signaling
 
 /// Which side offered a link.

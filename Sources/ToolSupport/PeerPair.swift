@@ -44,9 +44,12 @@ package enum PeerPair {
 
     /// Runs both peers (any programs that speak the protocol, such as another stack's driver)
     /// until they exit, or stops them after `timeout`. With `captureErrors` their standard error
-    /// is collected, otherwise it goes to ours.
+    /// is collected, otherwise it goes to ours. `rewrite` sees each line on its way to the other
+    /// peer (`fromOfferer` says whose it is) and returns what to pass on instead, or `nil` to drop
+    /// it: a driver that routes the peers through an impairment relay rewrites their candidates.
     package static func run(
-        offerer: Command, answerer: Command, timeout: Duration, captureErrors: Bool = false
+        offerer: Command, answerer: Command, timeout: Duration, captureErrors: Bool = false,
+        rewrite: (@Sendable (_ line: String, _ fromOfferer: Bool) -> String?)? = nil
     ) throws -> (offerer: Output, answerer: Output) {
         // A peer that exits closes its stdin: writing the other's last lines there must fail
         // quietly, not raise SIGPIPE in the driver.
@@ -63,7 +66,9 @@ package enum PeerPair {
             processes[index].standardOutput = outputs[index]
             let other = inputs[1 - index].fileHandleForWriting
             let lines = collected[index]
-            // Every line one peer prints goes to the other's stdin.
+            let splitter = LineSplitter()
+            let fromOfferer = index == 0
+            // Every line one peer prints goes to the other's stdin (rewritten, if asked).
             outputs[index].fileHandleForReading.readabilityHandler = { handle in
                 let data = handle.availableData
                 guard !data.isEmpty else {
@@ -71,7 +76,13 @@ package enum PeerPair {
                     return
                 }
                 lines.append(data)
-                try? other.write(contentsOf: data)
+                guard let rewrite else {
+                    try? other.write(contentsOf: data)
+                    return
+                }
+                for line in splitter.lines(adding: data) {
+                    if let passed = rewrite(line, fromOfferer) { try? other.write(contentsOf: Data((passed + "\n").utf8)) }
+                }
             }
             if captureErrors {
                 let errorPipe = Pipe()
@@ -97,6 +108,22 @@ package enum PeerPair {
             Output(status: processes[index].terminationStatus, lines: collected[index].lines, errorText: errors[index].text)
         }
         return (results[0], results[1])
+    }
+}
+
+/// Whole lines out of a byte stream that arrives in arbitrary chunks (on one handler thread).
+private final class LineSplitter: @unchecked Sendable {
+    // @unchecked: only the pipe's readability handler uses it, one call at a time.
+    private var partial = Data()
+
+    func lines(adding data: Data) -> [String] {
+        partial.append(data)
+        var lines: [String] = []
+        while let newline = partial.firstIndex(of: UInt8(ascii: "\n")) {
+            lines.append(String(decoding: partial[partial.startIndex..<newline], as: UTF8.self))
+            partial.removeSubrange(partial.startIndex...newline)
+        }
+        return lines
     }
 }
 

@@ -62,4 +62,18 @@ final class ChildProcess: Sendable {
     }
 
     var exitStatus: Int32? { process.isRunning ? nil : process.terminationStatus }
+
+    /// SIGTERM to its PID, if it still runs.
+    func terminate() {
+        if process.isRunning { process.terminate() }
+    }
+
+    /// Its last line as a JSON object, once it has exited (waiting at most 5 s on this thread).
+    func waitForLastLine() -> [String: Any]? {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        Thread.sleep(forTimeInterval: 0.05)  // let the last read land
+        guard let last = lines.last else { return nil }
+        return (try? JSONSerialization.jsonObject(with: Data(last.utf8))) as? [String: Any]
+    }
 }

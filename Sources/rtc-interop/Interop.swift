@@ -9,7 +9,7 @@ struct Interop: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rtc-interop",
         abstract: "Interop suite and Chromium benchmarks (inside a loopback-only namespace).",
-        subcommands: [InteropSuite.self, ChromiumBench.self],
+        subcommands: [InteropSuite.self, ChromiumBench.self, ReliabilitySuite.self],
         defaultSubcommand: InteropSuite.self
     )
 }

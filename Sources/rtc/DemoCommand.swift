@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import ArgumentParser
+import RTCCollections
 import DataChannel
 import ToolSupport
 import WebRTC
@@ -95,20 +96,17 @@ struct DemoCommand: AsyncParsableCommand {
     }
 }
 
-/// Reproducible pseudo-random file contents (SplitMix64), so nothing is read from disk.
+/// Reproducible pseudo-random file contents, so nothing is read from disk.
 private struct DemoBytes {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
+    var random: SplitMix64
+    init(seed: UInt64) { random = SplitMix64(seed: seed) }
 
+    /// Eight bytes per draw.
     mutating func next(_ count: Int) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
         var index = 0
         while index < count {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
+            let z = random.next()
             for shift in stride(from: 0, to: 64, by: 8) where index < count {
                 bytes[index] = UInt8(truncatingIfNeeded: z >> UInt64(shift))
                 index += 1

@@ -75,6 +75,7 @@ extension MeshSimulation.Report {
             ("view_max", .integer(Int64(viewMax))),
             ("view_mean", .double((viewMean * 100).rounded() / 100)),
             ("signaling_stopped", .bool(signalingStopped)),
+            ("join_retries", .integer(Int64(joinRetries))),
         ]
         let delivery: [(key: String, value: JSON)] = [
             ("delivery_ratio", .double(deliveryRatio)),

@@ -25,6 +25,8 @@ struct MeshSimulation {
     struct Report {
         var nodes = 0
         var mode = MeshMode.partial
+        /// Joins tried again after the server did not answer in time.
+        var joinRetries = 0
         /// From the first join until the overlay is connected and every view is full enough.
         var convergedSeconds: Double?
         var viewMin = 0
@@ -73,9 +75,8 @@ struct MeshSimulation {
         var nodes: [MeshNode] = []
         var readers: [Task<Void, Never>] = []
         for index in 0..<settings.nodes {
-            let node = try await MeshNode.join(
-                url: url, room: "mesh-sim", id: String(format: "node-%03d", index),
-                configuration: MeshConfiguration(mode: settings.mode), connection: connection)
+            let (node, failedTries) = try await join(url: url, id: String(format: "node-%03d", index), connection: connection)
+            report.joinRetries += failedTries
             nodes.append(node)
             readers.append(Task { for await event in node.events { deliveries.record(event, at: node.id) } })
             // Nodes arrive one after the other, each once the one before is in (bounded wait):
@@ -134,6 +135,24 @@ struct MeshSimulation {
         }
         for reader in readers { await reader.value }
         return report
+    }
+
+    /// Joins one node, trying again (twice at most) when the server does not answer in time, as
+    /// a user would: on a loaded machine the in-process server's handshake can take a while.
+    /// Returns the node and how many tries failed.
+    private func join(url: String, id: String, connection: PeerConnectionConfiguration) async throws -> (MeshNode, Int) {
+        let configuration = MeshConfiguration(mode: settings.mode)
+        for failed in 0..<2 {
+            do {
+                let node = try await MeshNode.join(
+                    url: url, room: "mesh-sim", id: id, configuration: configuration, connection: connection)
+                return (node, failed)
+            } catch {
+                progress("  \(id): \(error); trying again")
+            }
+        }
+        let node = try await MeshNode.join(url: url, room: "mesh-sim", id: id, configuration: configuration, connection: connection)
+        return (node, 2)
     }
 
     // MARK: - Phases

@@ -1,0 +1,180 @@
+import ArgumentParser
+import Foundation
+import NIOConcurrencyHelpers
+import ToolSupport
+
+/// `rtc-interop reliability`: transfers between two `rtc peer`s through `rtc netem`, under loss,
+/// delay with reordering, duplication and their combinations; every byte checked by SHA-256.
+/// Prints a table with the throughput of each scenario and what the relay did.
+struct ReliabilitySuite: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reliability",
+        abstract: "Transfers through the rtc netem impairment relay (inside a loopback-only namespace)."
+    )
+
+    @Option(help: "The rtc binary (rtc peer, rtc netem).")
+    var rtc = ".build/release/rtc"
+
+    @Option(help: "Bytes of each transfer.")
+    var bytes = 64 << 20
+
+    @Option(help: "Seconds each transfer may take.")
+    var timeout = 300.0
+
+    @Option(help: "Also write the table to this file.")
+    var tableFile: String?
+
+    /// One transfer's conditions; the relay's options are applied in each direction.
+    struct Scenario {
+        let name: String
+        let netem: [String]
+    }
+
+    static let scenarios = [
+        Scenario(name: "no impairment (through the relay)", netem: []),
+        Scenario(name: "10 % loss", netem: ["--loss", "0.1"]),
+        Scenario(name: "50 ± 20 ms delay, reordering", netem: ["--delay", "50", "--jitter", "20"]),
+        Scenario(name: "1 % duplication", netem: ["--duplicate", "0.01"]),
+        Scenario(name: "10 % loss + 50 ± 20 ms + 1 % duplication", netem: ["--loss", "0.1", "--delay", "50", "--jitter", "20", "--duplicate", "0.01"]),
+        Scenario(name: "5 % loss + 50 ± 20 ms + 1 % duplication", netem: ["--loss", "0.05", "--delay", "50", "--jitter", "20", "--duplicate", "0.01"]),
+        Scenario(name: "20 ms RTT", netem: ["--delay", "10"]),
+        Scenario(name: "1 % loss, 20 ms RTT", netem: ["--loss", "0.01", "--delay", "10"]),
+    ]
+
+    func run() async throws {
+        guard ProcessInfo.processInfo.environment["RTC_LOOPBACK_NAMESPACE"] == "1" else {
+            print("reliability: skipped: not inside a loopback-only network namespace (run through make reliability as root)")
+            return
+        }
+        let binary = URL(fileURLWithPath: rtc)
+        var rows = ["| scenario | result | MB/s at the receiver | time | relay, towards the receiver |", "|---|---|---|---|---|"]
+        var failures = 0
+        for scenario in Self.scenarios {
+            let outcome = ImpairedTransfer(rtc: binary, netem: scenario.netem, bytes: bytes, timeout: timeout).run()
+            if !outcome.ok { failures += 1 }
+            let row = "| \(scenario.name) | \(outcome.ok ? "SHA-256 intact" : "failed: \(outcome.error)") | \(outcome.megabytesPerSecond.map { String(format: "%.2f", $0) } ?? "-") | \(String(format: "%.1f s", outcome.seconds)) | \(outcome.relay) |"
+            print(row)
+            rows.append(row)
+        }
+        let table = rows.joined(separator: "\n") + "\n"
+        print("\n" + table)
+        print("\(Self.scenarios.count - failures) passed, \(failures) failed")
+        if let tableFile { try table.write(toFile: tableFile, atomically: true, encoding: .utf8) }
+        if failures > 0 { throw ExitCode(1) }
+    }
+}
+
+/// A source → sink transfer whose every datagram crosses an `rtc netem` relay: the sink's
+/// candidates reach the source rewritten to the relay, the source's are withheld, so the
+/// sink learns the relay as a peer-reflexive candidate (RFC 8445 §7.3.1.3).
+struct ImpairedTransfer {
+    let rtc: URL
+    let netem: [String]
+    let bytes: Int
+    let timeout: Double
+
+    struct Outcome {
+        var ok = false
+        var error = ""
+        var megabytesPerSecond: Double?
+        var seconds = 0.0
+        var relay = "-"
+    }
+
+    func run() -> Outcome {
+        let relays = NIOLockedValueBox<[ChildProcess]>([])
+        let relayPorts = NIOLockedValueBox<[Int: Int?]>([:])
+        let rtc = rtc
+        let netem = netem
+        let common = ["--addresses", "loopback", "--bytes", String(bytes), "--msg", "16384", "--timeout", String(timeout)]
+        let started = ContinuousClock.now
+        var outcome = Outcome()
+        do {
+            let results = try PeerPair.run(
+                offerer: .init(executable: rtc, arguments: ["peer", "--role", "offerer", "--mode", "source"] + common),
+                answerer: .init(executable: rtc, arguments: ["peer", "--role", "answerer", "--mode", "sink"] + common),
+                timeout: .seconds(timeout + 10), captureErrors: true
+            ) { line, fromOfferer in
+                Self.route(line, fromOfferer: fromOfferer) { port in
+                    if let known = relayPorts.withLockedValue({ $0[port] }) { return known }
+                    guard let relay = try? ChildProcess(rtc, ["netem", "--forward", "127.0.0.1:\(port)"] + netem) else { return nil }
+                    relays.withLockedValue { $0.append(relay) }
+                    let listening = Self.listeningPort(of: relay)
+                    relayPorts.withLockedValue { $0[port] = listening }
+                    return listening
+                }
+            }
+            outcome.seconds = started.duration(to: .now).secondsValue
+            let sink = results.answerer.result
+            outcome.ok = sink?["ok"] as? Bool == true && results.offerer.result?["ok"] as? Bool == true
+                && sink?["bytes"] as? Int == bytes
+            outcome.megabytesPerSecond = sink?["MBps"] as? Double
+            if !outcome.ok {
+                outcome.error = "\(sink?["error"] ?? results.offerer.result?["error"] ?? "no result") \(results.answerer.errorText.suffix(200))"
+            }
+        } catch {
+            outcome.error = "\(error)"
+        }
+        for relay in relays.withLockedValue({ $0 }) {
+            relay.terminate()
+            if let last = relay.waitForLastLine(), let counters = (last["to_target"] as? [String: Any]) {
+                outcome.relay = counters.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            }
+        }
+        return outcome
+    }
+
+    /// The answerer's IPv4 candidates point at a relay in front of it; everything else of its
+    /// candidates, and all of the offerer's, is withheld: in candidate lines and in the SDP alike
+    /// (an answer can carry the candidates gathered before it was made).
+    static func route(_ line: String, fromOfferer: Bool, relayTo: (Int) -> Int?) -> String? {
+        guard var object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else { return line }
+        switch object["type"] as? String {
+        case "candidate":
+            guard let candidate = object["candidate"] as? String, !candidate.isEmpty else { return fromOfferer ? nil : line }
+            guard !fromOfferer, let rewritten = relayed(candidate, relayTo: relayTo) else { return nil }
+            object["candidate"] = rewritten
+        case "offer", "answer":
+            guard let sdp = object["sdp"] as? String else { return line }
+            let lines = sdp.components(separatedBy: "\r\n").compactMap { sdpLine -> String? in
+                guard sdpLine.hasPrefix("a=candidate:") else { return sdpLine }
+                guard !fromOfferer else { return nil }
+                return relayed(String(sdpLine.dropFirst(2)), relayTo: relayTo).map { "a=" + $0 }
+            }
+            object["sdp"] = lines.joined(separator: "\r\n")
+        default:
+            return line
+        }
+        guard let data = try? JSONSerialization.data(withJSONObject: object) else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A UDP candidate on 127.0.0.1 with its port replaced by that of a relay to it; nil for others.
+    private static func relayed(_ candidate: String, relayTo: (Int) -> Int?) -> String? {
+        var fields = candidate.split(separator: " ").map(String.init)
+        guard fields.count > 7, fields[4] == "127.0.0.1", fields[2].lowercased() == "udp", let port = Int(fields[5]),
+            let relayPort = relayTo(port)
+        else { return nil }
+        fields[5] = String(relayPort)
+        return fields.joined(separator: " ")
+    }
+
+    /// Waits (at most 5 s, on the caller's thread) for the relay's 'relaying HOST:PORT -> ...' line.
+    static func listeningPort(of relay: ChildProcess) -> Int? {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline {
+            if let line = relay.lines.first(where: { $0.hasPrefix("relaying ") }),
+                let address = line.split(separator: " ").dropFirst().first,
+                let port = address.split(separator: ":").last.flatMap({ Int($0) })
+            {
+                return port
+            }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        return nil
+    }
+}
+
+extension Duration {
+    var secondsValue: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}

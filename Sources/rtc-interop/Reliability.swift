@@ -24,6 +24,9 @@ struct ReliabilitySuite: AsyncParsableCommand {
     @Option(help: "Also write the table to this file.")
     var tableFile: String?
 
+    @Option(help: "Only the scenarios whose name contains this text.")
+    var only: String?
+
     /// One transfer's conditions; the relay's options are applied in each direction.
     struct Scenario {
         let name: String
@@ -49,16 +52,20 @@ struct ReliabilitySuite: AsyncParsableCommand {
         let binary = URL(fileURLWithPath: rtc)
         var rows = ["| scenario | result | MB/s at the receiver | time | relay, towards the receiver |", "|---|---|---|---|---|"]
         var failures = 0
-        for scenario in Self.scenarios {
+        let selected = Self.scenarios.filter { only.map($0.name.contains) ?? true }
+        for scenario in selected {
             let outcome = ImpairedTransfer(rtc: binary, netem: scenario.netem, bytes: bytes, timeout: timeout).run()
-            if !outcome.ok { failures += 1 }
+            if !outcome.ok {
+                failures += 1
+                print("\(scenario.name) failed; the peers' logs end with:\n\(outcome.log)")
+            }
             let row = "| \(scenario.name) | \(outcome.ok ? "SHA-256 intact" : "failed: \(outcome.error)") | \(outcome.megabytesPerSecond.map { String(format: "%.2f", $0) } ?? "-") | \(String(format: "%.1f s", outcome.seconds)) | \(outcome.relay) |"
             print(row)
             rows.append(row)
         }
         let table = rows.joined(separator: "\n") + "\n"
         print("\n" + table)
-        print("\(Self.scenarios.count - failures) passed, \(failures) failed")
+        print("\(selected.count - failures) passed, \(failures) failed")
         if let tableFile { try table.write(toFile: tableFile, atomically: true, encoding: .utf8) }
         if failures > 0 { throw ExitCode(1) }
     }
@@ -79,6 +86,8 @@ struct ImpairedTransfer {
         var megabytesPerSecond: Double?
         var seconds = 0.0
         var relay = "-"
+        /// The end of both peers' standard error, when it failed.
+        var log = ""
     }
 
     func run() -> Outcome {
@@ -110,7 +119,8 @@ struct ImpairedTransfer {
                 && sink?["bytes"] as? Int == bytes
             outcome.megabytesPerSecond = sink?["MBps"] as? Double
             if !outcome.ok {
-                outcome.error = "\(sink?["error"] ?? results.offerer.result?["error"] ?? "no result") \(results.answerer.errorText.suffix(200))"
+                outcome.error = "\(sink?["error"] ?? results.offerer.result?["error"] ?? "no result")"
+                outcome.log = "source:\n\(results.offerer.errorText.suffix(3_000))\nsink:\n\(results.answerer.errorText.suffix(3_000))"
             }
         } catch {
             outcome.error = "\(error)"

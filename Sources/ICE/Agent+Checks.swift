@@ -95,8 +95,17 @@ extension ICEAgent {
         // RFC 8445 §7.2.5.2: the pair fails — also a valid pair whose nomination check timed out,
         // so that another valid pair gets nominated instead.
         checklist[index].state = .failed
+        leaveConnectedWithoutValidPair()
         if role == .controlling {
             scheduleNomination(now: nil)
+        }
+    }
+
+    /// Before a selection, `connected` rests on a valid pair (``updateConnectedState()``): when
+    /// the last one fails or the checklist starts over, the agent is back to `checking`.
+    mutating func leaveConnectedWithoutValidPair() {
+        if selected == nil, connectionState == .connected, checklist.bestValidPair == nil {
+            setConnectionState(.checking)
         }
     }
 
@@ -118,6 +127,15 @@ extension ICEAgent {
         nominationDueAt = nil
         nominatingPairID = checklist[best].id
         checklist.enqueueNomination(pairID: checklist[best].id)
+    }
+
+    /// RFC 8445 §9: a restart keeps the pair data flows on until the new generation selects one.
+    /// Before a nomination that is a valid pair (RFC 8445 §12.1, ``dataPair``): it is selected
+    /// now, with the current credentials, so that data and consent go on over it. Call before
+    /// the credentials change.
+    mutating func keepDataPairAcrossRestart(now: ContinuousClock.Instant) {
+        guard selected == nil, connectionState == .connected, let best = checklist.bestValidPair else { return }
+        select(pairAt: best, now: now)
     }
 
     /// Makes a nominated pair the selected pair (RFC 8445 §8.1.1 controlling, §8.2 controlled).
@@ -153,7 +171,8 @@ extension ICEAgent {
     /// signalled end-of-candidates and local gathering is complete — never merely because the
     /// trickled checklist is momentarily empty. Not while an older selected pair still works.
     mutating func evaluateChecklistFailure() {
-        guard selected == nil, connectionState == .new || connectionState == .checking, checksAllowed,
+        guard selected == nil, connectionState == .new || connectionState == .checking || connectionState == .connected,
+              checksAllowed,
               remoteEndOfCandidates, gatheringState == .complete,
               !remoteCandidates.contains(where: { $0.address == nil }),
               checklist.allFailed, !transactions.contains(where: { $0.pairID != nil })

@@ -38,6 +38,7 @@ extension ICEAgent {
     /// the new generation is selected.
     public mutating func restart(now: ContinuousClock.Instant) -> ICECredentials {
         guard connectionState != .closed else { return local.credentials }
+        keepDataPairAcrossRestart(now: now)
         local = Credential(.random())
         generation &+= 1
         startNewChecklist()
@@ -70,6 +71,7 @@ extension ICEAgent {
         transactions.removeAll { $0.pairID != nil }
         nominationDueAt = nil
         nominatingPairID = nil
+        leaveConnectedWithoutValidPair()
     }
 
     /// Makes and emits the host candidate of `base`, pairs it and starts server-reflexive requests.

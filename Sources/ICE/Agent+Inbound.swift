@@ -336,5 +336,6 @@ extension ICEAgent {
         case .controlled:
             break
         }
+        updateConnectedState()
     }
 }

@@ -11,6 +11,7 @@ extension ICEAgent {
     public mutating func setRemoteCredentials(_ credentials: ICECredentials, now: ContinuousClock.Instant) {
         guard connectionState != .closed else { return }
         if let remote, remote.ufrag != credentials.ufrag {
+            keepDataPairAcrossRestart(now: now)
             startNewChecklist()
             // Candidates of unknown generation arrived after our own restart: they are the new one's.
             remoteCandidates.removeAll { $0.ufrag.map { $0 != credentials.ufrag } ?? false }

@@ -93,6 +93,26 @@ public struct ICEAgent: Sendable {
     /// generation replaces it.
     public var selectedPair: ICESelectedPair? { selected?.pair.selectedPair }
 
+    /// The pair to send data on: the selected pair; before one is selected, the highest-priority
+    /// valid pair (RFC 8445 §12.1: "An ICE agent MAY send data on any valid pair before selected
+    /// pairs have been produced"). Data can flow from the first successful check instead of
+    /// waiting one Ta or more for the nomination (docs/performance.md §6).
+    public var dataPair: ICESelectedPair? {
+        if let selected { return selected.pair.selectedPair }
+        guard connectionState == .connected, let best = checklist.bestValidPair else { return nil }
+        return checklist[best].selectedPair
+    }
+
+    /// Whether application data that arrived from `source` on the socket `base` is accepted: on
+    /// the selected path, and from any candidate of the peer's current exchange (RFC 8445 §12.2:
+    /// "prepared to receive data on any of the candidates provided in the most recent candidate
+    /// exchange"; peer-reflexive candidates are learned only from authenticated checks). Before
+    /// a pair is selected the two agents may send on different valid pairs.
+    public func acceptsData(from source: TransportAddress, on base: TransportAddress) -> Bool {
+        if isSelectedPath(base: base, remote: source) { return true }
+        return bases.contains(base) && remoteCandidates.contains { $0.address == source }
+    }
+
     // MARK: Timers and output
 
     /// Runs everything due at `now`: retransmissions, paced checks, nomination, consent.
@@ -126,11 +146,18 @@ public struct ICEAgent: Sendable {
         events.popFirst()
     }
 
-    /// Counts application data on the selected pair (statistics only: RFC 7675 §5.1 — non-STUN
+    /// Counts application data on the data pair (statistics only: RFC 7675 §5.1 — non-STUN
     /// traffic does not refresh consent).
     public mutating func recordApplicationData(sent: Int, received: Int, now: ContinuousClock.Instant) {
-        selected?.pair.statistics.bytesSent += sent
-        selected?.pair.statistics.bytesReceived += received
+        if selected != nil {
+            selected?.pair.statistics.bytesSent += sent
+            selected?.pair.statistics.bytesReceived += received
+        } else if connectionState == .connected, let best = checklist.bestValidPair {
+            // Before a selection the data pair is the best valid pair (``dataPair``); a later
+            // selection of it takes these counters along.
+            checklist[best].statistics.bytesSent += sent
+            checklist[best].statistics.bytesReceived += received
+        }
     }
 
     /// Stops everything: no more output, timers or state changes.
@@ -193,8 +220,16 @@ public struct ICEAgent: Sendable {
 
     /// `connected`, or `completed` once the selected pair is nominated, the peer signalled
     /// end-of-candidates and local gathering is complete — unless consent is stale or expired.
+    /// Before a pair is selected, a valid pair already makes the agent `connected` (the W3C
+    /// state "found a usable connection", RFC 8445 §12.1: it can carry data).
     mutating func updateConnectedState() {
-        guard let path = selected, !path.consent.expired, !path.consent.isStale else { return }
+        guard let path = selected else {
+            if connectionState == .checking, checklist.bestValidPair != nil {
+                setConnectionState(.connected)
+            }
+            return
+        }
+        guard !path.consent.expired, !path.consent.isStale else { return }
         let complete = path.pair.nominated && path.epoch == checklistEpoch && remoteEndOfCandidates && gatheringState == .complete
         setConnectionState(complete ? .completed : .connected)
     }

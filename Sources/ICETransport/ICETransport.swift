@@ -7,7 +7,8 @@ import STUN
 
 /// Why an ``ICETransport`` call failed.
 public enum ICETransportError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// ``ICETransport/send(_:)`` was called before ICE selected a pair.
+    /// ``ICETransport/send(_:)`` was called before ICE had a valid or selected pair
+    /// (``ICEAgent/dataPair``).
     case noSelectedPair
     /// The transport is closed.
     case closed
@@ -21,7 +22,7 @@ public enum ICETransportError: Error, Sendable, Hashable, CustomStringConvertibl
     /// A human-readable explanation.
     public var description: String {
         switch self {
-        case .noSelectedPair: "ICE has not selected a candidate pair yet"
+        case .noSelectedPair: "ICE has no valid candidate pair yet"
         case .closed: "the ICE transport is closed"
         case .noUsableAddress: "no local address could be bound for a host candidate"
         case .addressNotLocal(let address): "\(address) is not an address of a local interface that is up"
@@ -49,9 +50,9 @@ public struct ICETransportConfiguration: Sendable {
     /// when the kernel capped them below the request, else `debug`), state changes (`debug`).
     public var logger: Logger
     /// The hook for the next layer (DTLS): receives each datagram whose first byte is 20...63
-    /// (DTLS, RFC 7983 §7) that arrived from the selected pair's remote address on its local
-    /// socket, in arrival order, **on the transport's event loop** (``ICETransport/eventLoop``).
-    /// It must not block. The buffer may share storage with the other datagrams of the same
+    /// (DTLS, RFC 7983 §7) that arrived from one of the peer's candidates on one of our sockets
+    /// (``ICEAgent/acceptsData(from:on:)``), in arrival order, **on the transport's event loop**
+    /// (``ICETransport/eventLoop``). It must not block. The buffer may share storage with the other datagrams of the same
     /// `recvmmsg` batch: copy it if it is kept long.
     public var onApplicationData: @Sendable (ByteBuffer) -> Void
 
@@ -87,7 +88,8 @@ public struct ICEDriverCounters: Sendable, Hashable {
     public var applicationDatagramsReceived = 0
     /// Datagrams that are neither STUN nor DTLS (RFC 7983 §7: dropped), empty ones included.
     public var droppedUnknownKind = 0
-    /// DTLS datagrams dropped because they did not come from the selected pair (or none is selected).
+    /// DTLS datagrams dropped because they came from no candidate of the peer, or because too many
+    /// arrived before ICE had a valid pair.
     public var droppedApplicationDataOffPath = 0
     /// Datagrams written: the agent's STUN transmits and application data.
     public var datagramsSent = 0
@@ -172,9 +174,12 @@ public final class ICETransport: Sendable {
         return ICETransport(eventLoop: eventLoop, events: events, core: core)
     }
 
-    /// Runs `body` with the core on the event loop.
+    /// Runs `body` with the core on the event loop: at once when the caller is already there (a
+    /// peer connection whose executor is this loop), since a hop would queue behind everything
+    /// else the loop has to do, such as a DTLS handshake's signatures, once per call.
     private func onLoop<T: Sendable>(_ body: @escaping @Sendable (TransportCore) throws -> T) async throws -> T {
-        try await eventLoop.submit { [core] in try body(core.value) }.get()
+        if eventLoop.inEventLoop { return try body(core.value) }
+        return try await eventLoop.submit { [core] in try body(core.value) }.get()
     }
 
     /// The local ufrag and password (new ones after ``restart()``).
@@ -217,20 +222,21 @@ public final class ICETransport: Sendable {
         try await onLoop { core in try core.restart() }
     }
 
-    /// Sends one datagram over the selected pair. Use it for DTLS records; the first byte should
+    /// Sends one datagram over the selected pair, or before ICE selected one over the best valid
+    /// pair (``ICEAgent/dataPair``, RFC 8445 §12.1). Use it for DTLS records; the first byte should
     /// be 20...63 so that the peer's demultiplexer (RFC 7983) recognises it.
-    /// - Throws: ``ICETransportError/noSelectedPair`` before ICE has selected a pair.
+    /// - Throws: ``ICETransportError/noSelectedPair`` before ICE has a valid pair.
     public func send(_ payload: ByteBuffer) async throws {
         try await send(contentsOf: [payload])
     }
 
-    /// Sends several datagrams over the selected pair with one flush (one `sendmmsg`).
-    /// - Throws: ``ICETransportError/noSelectedPair`` before ICE has selected a pair.
+    /// Sends several datagrams over the data pair with one flush (one `sendmmsg`).
+    /// - Throws: ``ICETransportError/noSelectedPair`` before ICE has a valid pair.
     public func send(contentsOf payloads: [ByteBuffer]) async throws {
         try await onLoop { core in try core.sendApplicationData(payloads) }
     }
 
-    /// Sends datagrams over the selected pair from code already running on ``eventLoop`` (such as
+    /// Sends datagrams over the data pair from code already running on ``eventLoop`` (such as
     /// the DTLS layer answering inside ``ICETransportConfiguration/onApplicationData``), without
     /// the hop and the suspension of ``send(contentsOf:)``.
     /// - Precondition: the caller is on ``eventLoop``.
@@ -273,8 +279,9 @@ final class TransportCore: DatagramReceiver {
     /// Sockets by local base address, and that order of binding (for statistics).
     private var sockets: [TransportAddress: LocalSocket] = [:]
     private var socketOrder: [TransportAddress] = []
-    /// The agent's selected pair, refreshed after every input (read per datagram).
-    private var selectedPair: ICESelectedPair?
+    /// The agent's data pair (the selected pair, or before one the best valid pair), refreshed
+    /// after every input (read per datagram).
+    private var dataPair: ICESelectedPair?
     private var counters = ICEDriverCounters()
     /// The one timer, and the agent deadline it is armed for.
     private var timer: Scheduled<Void>?
@@ -283,7 +290,7 @@ final class TransportCore: DatagramReceiver {
     private var readBatchPending = false
     /// Sockets written to since the last flush.
     private var unflushed: [any Channel] = []
-    /// DTLS datagrams that arrived before the first pair was selected, oldest first.
+    /// DTLS datagrams that arrived before there was a data pair, oldest first.
     private var earlyApplicationData: [(data: ByteBuffer, source: TransportAddress, local: TransportAddress)] = []
     /// At most this many early datagrams wait: a DTLS client's first flight is one or two.
     static let maximumEarlyApplicationDatagrams = 16
@@ -375,7 +382,7 @@ final class TransportCore: DatagramReceiver {
                 continuation.yield(event)
             }
         }
-        selectedPair = agent.selectedPair
+        dataPair = agent.dataPair
         releaseEarlyApplicationData()
         rearmTimer()
     }
@@ -426,7 +433,7 @@ final class TransportCore: DatagramReceiver {
 
     func sendApplicationData(_ payloads: [ByteBuffer]) throws {
         guard !closed else { throw ICETransportError.closed }
-        guard let pair = selectedPair, let local = sockets[pair.local] else { throw ICETransportError.noSelectedPair }
+        guard let pair = dataPair, let local = sockets[pair.local] else { throw ICETransportError.noSelectedPair }
         var bytes = 0
         for payload in payloads {
             write(payload, to: pair.remote, from: local)
@@ -450,16 +457,21 @@ final class TransportCore: DatagramReceiver {
             datagram.data.withUnsafeReadableBytes { agent.handleSTUN($0, from: source, to: localAddress, now: now) }
             readBatchPending = true
         case .dtls:
-            // Only the selected pair carries data. The peer may start DTLS the moment it selects
-            // a pair, before we have (its ClientHello can share a read batch with the check that
-            // makes us select): until our first selection, a few such datagrams wait instead of
-            // costing a DTLS retransmission (1 s); anything else off the pair is dropped.
-            guard let pair = selectedPair, pair.local == localAddress, pair.remote == source else {
-                if selectedPair == nil, earlyApplicationData.count < Self.maximumEarlyApplicationDatagrams {
+            // The peer may start DTLS the moment it has a valid pair, before we have one (its
+            // ClientHello can even arrive before its answer reaches us): until we have a data
+            // pair, a few such datagrams wait instead of costing a DTLS retransmission (1 s).
+            guard let pair = dataPair else {
+                if earlyApplicationData.count < Self.maximumEarlyApplicationDatagrams {
                     earlyApplicationData.append((datagram.data, source, localAddress))
                 } else {
                     counters.droppedApplicationDataOffPath += 1
                 }
+                return
+            }
+            // The data pair first (one comparison per datagram); then any candidate of the peer
+            // (RFC 8445 §12.2): before a selection the two agents may send on different valid pairs.
+            guard (pair.local == localAddress && pair.remote == source) || agent.acceptsData(from: source, on: localAddress) else {
+                counters.droppedApplicationDataOffPath += 1
                 return
             }
             deliverApplicationData(datagram.data)
@@ -474,13 +486,14 @@ final class TransportCore: DatagramReceiver {
         onApplicationData(data)
     }
 
-    /// Once a pair is selected, hands over the datagrams that arrived on it before.
+    /// Once there is a data pair, hands over the datagrams that arrived before from the peer's
+    /// candidates.
     private func releaseEarlyApplicationData() {
-        guard let pair = selectedPair, !earlyApplicationData.isEmpty else { return }
+        guard dataPair != nil, !earlyApplicationData.isEmpty else { return }
         let early = earlyApplicationData
         earlyApplicationData = []
         for (data, source, local) in early {
-            if pair.local == local && pair.remote == source {
+            if agent.acceptsData(from: source, on: local) {
                 deliverApplicationData(data)
             } else {
                 counters.droppedApplicationDataOffPath += 1

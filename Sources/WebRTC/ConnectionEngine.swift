@@ -150,7 +150,7 @@ final class ConnectionEngine {
         afterInput()
     }
 
-    /// Starts DTLS once ICE has selected a pair (the client sends its ClientHello).
+    /// Starts DTLS once ICE has a valid or selected pair (the client sends its ClientHello).
     func start() {
         guard let transport else { return }
         transport.start(now: .now)
@@ -289,8 +289,10 @@ final class ConnectionEngine {
             datagrams.append(ByteBuffer(bytes: datagram))
         }
         guard !datagrams.isEmpty else { return false }
-        // Before ICE selects a pair (or after it closed) the datagrams are lost; DTLS retransmits
-        // its handshake and SCTP its data, as over any lossy path.
+        // Without a valid pair (after ICE failed or closed) the datagrams are lost; DTLS retransmits
+        // its handshake and SCTP its data, as over any lossy path. Before the first valid pair
+        // nothing is sent: the client starts only then, and the peer's datagrams are held by ICE
+        // until then, so the server has nothing to answer.
         try? ice?.sendOnEventLoop(datagrams)
         return true
     }

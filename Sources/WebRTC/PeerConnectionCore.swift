@@ -69,7 +69,8 @@ actor PeerConnectionCore {
     private var appliedRemoteCredentials: ICECredentials?
     private var queuedCandidates: [(candidate: ICECandidate, mid: String?, index: Int?)] = []
     private var queuedEndOfCandidates = false
-    private var pairSelected = false
+    /// ICE has a pair that can carry data: a valid one (RFC 8445 §12.1) or the selected one.
+    private var iceUsable = false
     private var unusableServerURLs: [String] = []
     private var iceState = ICEConnectionState.new
     private var gatheringState = ICEGatheringState.new
@@ -348,10 +349,10 @@ actor PeerConnectionCore {
         startDTLSIfReady()
     }
 
-    /// DTLS starts once the transport exists and ICE selected a pair (the client sends its
-    /// ClientHello; the server just listens).
+    /// DTLS starts once the transport exists and ICE has a valid or selected pair (the client
+    /// sends its ClientHello; the server just listens).
     private func startDTLSIfReady() {
-        guard transportAttached, pairSelected, dtlsState == .new, !closed else { return }
+        guard transportAttached, iceUsable, dtlsState == .new, !closed else { return }
         engine.start()
         setDTLSState(.connecting)
     }
@@ -417,9 +418,15 @@ actor PeerConnectionCore {
             setGatheringState(state)
         case .connectionStateChanged(let state):
             setICEState(state)
+            // `connected` comes with the first valid pair, which can carry data before the
+            // nomination (RFC 8445 §12.1): DTLS need not wait for it.
+            if state == .connected || state == .completed {
+                iceUsable = true
+                startDTLSIfReady()
+            }
         case .selectedPairChanged(let pair):
             logger.debug("ICE selected a pair", metadata: ["local": "\(pair.local)", "remote": "\(pair.remote)"])
-            pairSelected = true
+            iceUsable = true
             startDTLSIfReady()
         case .roleChanged(let role):
             logger.debug("ICE role changed after a conflict", metadata: ["role": "\(role)"])
@@ -532,7 +539,10 @@ actor PeerConnectionCore {
     func statistics() async -> PeerConnectionStatistics {
         let counters = engine.statistics()
         let iceStatistics = try? await ice?.statistics()
-        let pair = iceStatistics?.agent.selectedPair.map { pair in
+        // W3C getSelectedCandidatePair: the pair packets are sent on, which before a selection is
+        // the highest-priority valid pair (RFC 8445 §12.1; `pairs` is sorted by priority).
+        let inUse = iceStatistics.flatMap { $0.agent.selectedPair ?? $0.agent.pairs.first { $0.state == .succeeded } }
+        let pair = inUse.map { pair in
             PeerConnectionStatistics.CandidatePair(
                 local: pair.localCandidate, remote: pair.remoteCandidate,
                 roundTripTime: pair.smoothedRoundTripTime ?? pair.lastRoundTripTime,

@@ -78,6 +78,53 @@ import Testing
         #expect(switched.count == 1)
     }
 
+    @Test("a valid pair carries data before the nomination (RFC 8445 §12.1), then the selected pair does")
+    func dataPairBeforeSelection() throws {
+        var timing = ICETiming.default
+        timing.pacing = .milliseconds(50)  // the nomination check waits one Ta after the first check
+        let network = try makeTwoPeers(seed: 12, timing: timing)
+        var connectedUnselected: [Int: ICESelectedPair] = [:]
+        network.observer = { network in
+            for (index, peer) in network.peers.enumerated() where connectedUnselected[index] == nil {
+                if peer.agent.connectionState == .connected, peer.agent.selectedPair == nil, let pair = peer.agent.dataPair {
+                    connectedUnselected[index] = pair
+                }
+            }
+        }
+        #expect(network.run(until: { bothConnected(network) && agree(network) }, limit: .seconds(10)))
+        // Both were connected with a data pair before either had a selected pair.
+        #expect(connectedUnselected[0]?.local == Addresses.a4 && connectedUnselected[0]?.remote == Addresses.b4)
+        #expect(connectedUnselected[1]?.local == Addresses.b4 && connectedUnselected[1]?.remote == Addresses.a4)
+        #expect(network.peers.allSatisfy { $0.agent.dataPair == $0.agent.selectedPair })
+        let states = network.peers[1].emittedEvents.compactMap { if case .connectionStateChanged(let s) = $0 { s } else { nil } }
+        #expect(states.prefix(2) == [.checking, .connected])
+    }
+
+    @Test("a restart before the nomination keeps the valid pair data flows on (RFC 8445 §9, §12.1)")
+    func restartBeforeNomination() throws {
+        var timing = ICETiming.default
+        timing.pacing = .milliseconds(50)  // the nomination check waits one Ta after the first check
+        let network = try makeTwoPeers(seed: 14, timing: timing)
+        let a = network.peers[0]
+        #expect(network.run(until: { a.agent.connectionState == .connected && a.agent.selectedPair == nil }, limit: .seconds(10)))
+        let inUse = try #require(a.agent.dataPair)
+        _ = a.agent.restart(now: network.now)
+        #expect(a.agent.selectedPair == inUse)
+        #expect(a.agent.dataPair == inUse)
+        #expect(a.agent.connectionState == .connected)
+    }
+
+    @Test("data is accepted from the peer's candidates on our sockets only (RFC 8445 §12.2)")
+    func acceptsDataFromCandidates() throws {
+        let network = try makeTwoPeers(seed: 13)
+        #expect(network.run(until: { bothConnected(network) && agree(network) }, limit: .seconds(10)))
+        let agent = network.peers[0].agent
+        #expect(agent.acceptsData(from: Addresses.b4, on: Addresses.a4))
+        #expect(!agent.acceptsData(from: Addresses.at("10.0.0.9", 6000), on: Addresses.a4))
+        #expect(!agent.acceptsData(from: Addresses.at("10.0.0.2", 6001), on: Addresses.a4))
+        #expect(!agent.acceptsData(from: Addresses.b4, on: Addresses.at("10.0.0.1", 5001)))
+    }
+
     @Test("30 % loss in both directions still connects", arguments: [31, 32, 33, 34] as [UInt64])
     func lossyNetwork(seed: UInt64) throws {
         let network = try makeTwoPeers(seed: seed, dualStack: true) { $0.loss = [0: 0.3, 1: 0.3] }

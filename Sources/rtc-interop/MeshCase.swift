@@ -46,18 +46,8 @@ private final class Mesh: @unchecked Sendable {
     }
 
     func connect() async throws {
-        let signal = try ChildProcess(rtc, ["signal", "--port", "0"])
+        let (signal, port) = try await startSignalServer(rtc)
         self.signal = signal
-        let port = try await within(10, "rtc signal listening") { () -> Int in
-            while true {
-                if let line = signal.lines.first(where: { $0.hasPrefix("listening on ") }),
-                    let port = line.split(separator: ":").last.flatMap({ Int($0) })
-                {
-                    return port
-                }
-                try await Task.sleep(for: .milliseconds(20))
-            }
-        }
         let browser = try await ChromiumBrowser.launch(executable: chromium, timeout: .seconds(20))
         self.browser = browser
         for name in ["browserA", "browserB"] {

@@ -76,18 +76,8 @@ private final class Overlay: @unchecked Sendable {
     }
 
     func enter() async throws {
-        let signal = try ChildProcess(rtc, ["signal", "--port", "0"])
+        let (signal, port) = try await startSignalServer(rtc)
         self.signal = signal
-        let port = try await within(10, "rtc signal listening") { () -> Int in
-            while true {
-                if let line = signal.lines.first(where: { $0.hasPrefix("listening on ") }),
-                    let port = line.split(separator: ":").last.flatMap({ Int($0) })
-                {
-                    return port
-                }
-                try await Task.sleep(for: .milliseconds(20))
-            }
-        }
         for id in Self.swiftIDs {
             let node = try ChildProcess(
                 rtc,

@@ -21,6 +21,28 @@ func within<T: Sendable>(
     }
 }
 
+/// Starts `rtc signal` on a free port; returns it and the port once it listens (10 s at most;
+/// a server that does not listen by then is stopped).
+func startSignalServer(_ rtc: URL) async throws -> (ChildProcess, Int) {
+    let signal = try ChildProcess(rtc, ["signal", "--port", "0"])
+    do {
+        let port = try await within(10, "rtc signal listening") { () -> Int in
+            while true {
+                if let line = signal.lines.first(where: { $0.hasPrefix("listening on ") }),
+                    let port = line.split(separator: ":").last.flatMap({ Int($0) })
+                {
+                    return port
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        return (signal, port)
+    } catch {
+        await signal.stop(after: 0)
+        throw error
+    }
+}
+
 /// Polls `condition` every 10 ms until it holds, for at most `seconds`.
 func waitUntil(_ seconds: Double, _ what: String, _ condition: @escaping @Sendable () async throws -> Bool) async throws {
     _ = try await within(seconds, what) {

@@ -20,7 +20,7 @@
   const requestedId = params.get('peer');
   const token = params.get('token');
 
-  const $ = (id) => document.getElementById(id);
+  const { $, el, logger } = window.pageKit;
 
   // Peer id -> connection state (see addPeer).
   const connections = new Map();
@@ -42,19 +42,7 @@
 
   // ---------------------------------------------------------------- helpers
 
-  function note(text) {
-    app.log.push(text);
-    console.log(`[room] ${text}`);
-    $('log').textContent += `${new Date().toLocaleTimeString()} ${text}\n`;
-  }
-
-  // Creates an element; `props` are assigned as properties (never innerHTML,
-  // since ids, chat lines and file names come from other peers).
-  function el(tag, props = {}, ...children) {
-    const node = Object.assign(document.createElement(tag), props);
-    node.append(...children);
-    return node;
-  }
+  const note = logger('room', app.log, 'log');
 
   function formatBytes(n) {
     if (n < 1024) return `${n} B`;

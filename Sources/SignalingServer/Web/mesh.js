@@ -536,7 +536,7 @@
   const signalUrl = params.get('signal') ||
     `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`;
 
-  const $ = (id) => document.getElementById(id);
+  const { $, el, logger } = window.pageKit;
 
   // Node id -> {pc, channel, conn, pendingCandidates, queue}; `conn` is null
   // for a link made through the signaling server.
@@ -563,19 +563,7 @@
 
   // ---------------------------------------------------------------- helpers
 
-  function note(text) {
-    mesh.log.push(text);
-    console.log(`[mesh] ${text}`);
-    $('mesh-log').textContent += `${new Date().toLocaleTimeString()} ${text}\n`;
-  }
-
-  // Creates an element; `props` are assigned as properties (never innerHTML,
-  // since ids and messages come from other nodes).
-  function el(tag, props = {}, ...children) {
-    const node = Object.assign(document.createElement(tag), props);
-    node.append(...children);
-    return node;
-  }
+  const note = logger('mesh', mesh.log, 'mesh-log');
 
   // ---------------------------------------------------------------- signaling server
 

@@ -140,8 +140,13 @@ struct ImpairedTransfer {
     static func route(_ line: String, fromOfferer: Bool, relayTo: (Int) -> Int?) -> String? {
         guard var object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else { return line }
         switch object["type"] as? String {
+        case "end-of-candidates":
+            // The offerer's candidates are withheld: its end of candidates would tell the answerer
+            // that it has none at all, and the answerer would fail its checks before the first
+            // one reaches it through the relay.
+            return fromOfferer ? nil : line
         case "candidate":
-            guard let candidate = object["candidate"] as? String, !candidate.isEmpty else { return fromOfferer ? nil : line }
+            guard let candidate = object["candidate"] as? String, !candidate.isEmpty else { return fromOfferer ? nil : line }  // an empty one ends them
             guard !fromOfferer, let rewritten = relayed(candidate, relayTo: relayTo) else { return nil }
             object["candidate"] = rewritten
         case "offer", "answer":

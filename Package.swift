@@ -189,7 +189,7 @@ let package = Package(
         .testTarget(
             name: "WebRTCTests",
             dependencies: [
-                "TestSupport", "WebRTC", "ICE", "ICETransport", "DTLS", "SCTP", "DataChannel", "SDP",
+                "TestSupport", "WebRTC", "ICE", "ICETransport", "DTLS", "SCTP", "DataChannel", "SDP", "NetworkEmulation",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -124,6 +124,9 @@ public final class DataChannelTransport {
     private let configuration: DataChannelTransportConfiguration
     private let dtls: any DTLSSession
     private let sctp: SCTPAssociation
+    /// Resequences the peer's records before DTLS when the path reorders them (SCTP would take
+    /// late packets for lost ones).
+    private var reorder = RecordReorderBuffer()
     private var channels: DataChannelManager
     /// Messages waiting for room in SCTP's send buffer, oldest first (order across channels is kept
     /// too, since SCTP's buffer is shared).
@@ -193,12 +196,34 @@ public final class DataChannelTransport {
 
     /// One datagram from ICE that the demultiplexer classified as DTLS (RFC 7983).
     public func handleDatagram(_ datagram: UnsafeRawBufferPointer, now: ContinuousClock.Instant) {
-        let sctp = sctp
-        dtls.handleDatagram(datagram, now: now) { record in
-            // RFC 8261 §3: every DTLS application record carries SCTP packets.
-            sctp.handlePacket(record, now: now)
+        if case .process(let record) = reorder.admit(datagram, now: now) {
+            decrypt(datagram, record: record, arrivedAt: now, now: now)
         }
+        releaseReordered(now: now)
         pump(now: now)
+    }
+
+    /// Hands one datagram to DTLS and its records to SCTP; tells the reorder buffer when DTLS
+    /// authenticated it.
+    private func decrypt(
+        _ datagram: UnsafeRawBufferPointer, record: RecordReorderBuffer.RecordNumber?,
+        arrivedAt: ContinuousClock.Instant, now: ContinuousClock.Instant
+    ) {
+        let sctp = sctp
+        var authenticated = false
+        dtls.handleDatagram(datagram, now: now) { plaintext in
+            authenticated = true
+            // RFC 8261 §3: every DTLS application record carries SCTP packets.
+            sctp.handlePacket(plaintext, now: now)
+        }
+        if authenticated, let record { reorder.authenticated(record, arrivedAt: arrivedAt) }
+    }
+
+    /// Hands DTLS the held datagrams whose turn came.
+    private func releaseReordered(now: ContinuousClock.Instant) {
+        while let release = reorder.nextRelease(now: now) {
+            release.datagram.withUnsafeBytes { decrypt($0, record: release.record, arrivedAt: release.arrivedAt, now: now) }
+        }
     }
 
     /// Called, from any thread, when another association's timer step left SCTP output or events
@@ -210,6 +235,7 @@ public final class DataChannelTransport {
 
     /// Runs the layers' timers (DTLS retransmission, SCTP's timer wheel).
     public func handleTimeout(now: ContinuousClock.Instant) {
+        releaseReordered(now: now)
         dtls.handleTimeout(now: now)
         sctp.handleTimeout(now: now)
         pump(now: now)
@@ -274,11 +300,16 @@ public final class DataChannelTransport {
     /// When ``handleTimeout(now:)`` is due next.
     public var nextTimeout: ContinuousClock.Instant? {
         guard !finished else { return nil }
-        switch (dtls.nextTimeout, sctpStarted ? sctp.nextTimeout : nil) {
-        case let (dtlsTimeout?, sctpTimeout?): return min(dtlsTimeout, sctpTimeout)
-        case let (dtlsTimeout, sctpTimeout): return dtlsTimeout ?? sctpTimeout
+        // Without an array: this runs after every datagram.
+        func earlier(_ a: ContinuousClock.Instant?, _ b: ContinuousClock.Instant?) -> ContinuousClock.Instant? {
+            guard let a, let b else { return a ?? b }
+            return min(a, b)
         }
+        return earlier(earlier(dtls.nextTimeout, sctpStarted ? sctp.nextTimeout : nil), reorder.nextTimeout)
     }
+
+    /// What the reorder buffer in front of DTLS did (records held, released after waiting).
+    public var reorderCounters: RecordReorderBuffer.Counters { reorder.counters }
 
     /// Bytes of `id`'s messages waiting in front of SCTP (the W3C `bufferedAmount`).
     public func bufferedAmount(of id: UInt16) -> Int {

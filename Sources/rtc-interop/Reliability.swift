@@ -27,6 +27,9 @@ struct ReliabilitySuite: AsyncParsableCommand {
     @Option(help: "Only the scenarios whose name contains this text.")
     var only: String?
 
+    @Option(help: "Instead of the suite, one scenario with these rtc netem options (e.g. '--delay 50').")
+    var netem: String?
+
     /// One transfer's conditions; the relay's options are applied in each direction.
     struct Scenario {
         let name: String
@@ -52,7 +55,8 @@ struct ReliabilitySuite: AsyncParsableCommand {
         let binary = URL(fileURLWithPath: rtc)
         var rows = ["| scenario | result | MB/s at the receiver | time | relay, towards the receiver |", "|---|---|---|---|---|"]
         var failures = 0
-        let selected = Self.scenarios.filter { only.map($0.name.contains) ?? true }
+        let selected = netem.map { [Scenario(name: $0, netem: $0.split(separator: " ").map(String.init))] }
+            ?? Self.scenarios.filter { only.map($0.name.contains) ?? true }
         for scenario in selected {
             let outcome = ImpairedTransfer(rtc: binary, netem: scenario.netem, bytes: bytes, timeout: timeout).run()
             if !outcome.ok {

@@ -149,6 +149,12 @@ private final class NetemRelay: @unchecked Sendable {
     ) async throws -> any Channel {
         try await DatagramBootstrap(group: loop)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            // The relay must lose only what it is told to: kernel buffers that hold a sender's whole
+            // burst (the kernel caps them at net.core.rmem_max / wmem_max), and batched reads.
+            .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
+            .channelOption(.socketOption(.so_sndbuf), value: 4 << 20)
+            .channelOption(.datagramVectorReadMessageCount, value: 32)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 32 * 2_048))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Inbound(onDatagram)) }
             }

@@ -2,6 +2,7 @@ import DTLS
 import DataChannel
 import SCTP
 import SDP
+import NetworkEmulation
 import Testing
 @testable import WebRTC
 import TestSupport
@@ -66,7 +67,7 @@ struct DataChannelTransportTests {
 
     @Test("the handshake and the channel survive 20 % datagram loss (DTLS and SCTP retransmit)")
     func lossyHandshake() throws {
-        let pair = try InMemoryPair(lossRate: 0.2, seed: 7)
+        let pair = try InMemoryPair(impairment: Impairment(loss: 0.2), seed: 7)
         #expect(pair.run(until: { pair.connected }, limit: .seconds(60)))
         let id = try openChannel(pair, from: pair.client)
         for index in 0..<200 {
@@ -128,7 +129,7 @@ struct DataChannelTransportTests {
 
     @Test("unordered channels deliver every message exactly once")
     func unordered() throws {
-        let pair = try InMemoryPair(lossRate: 0.05, seed: 3)
+        let pair = try InMemoryPair(impairment: Impairment(loss: 0.05), seed: 3)
         #expect(pair.run(until: { pair.connected }, limit: .seconds(60)))
         let id = try openChannel(pair, from: pair.client, DataChannelParameters(label: "u", ordered: false))
         for index in 0..<500 {
@@ -147,7 +148,7 @@ struct DataChannelTransportTests {
         let pair = try InMemoryPair(seed: 11)
         #expect(pair.run(until: { pair.connected }))
         let id = try openChannel(pair, from: pair.client, parameters)
-        pair.lossRate = 0.2
+        pair.impair(Impairment(loss: 0.2))
         for index in 0..<500 {
             try pair.client.send(.text("\(index)"), on: id, now: pair.now)
         }
@@ -159,6 +160,75 @@ struct DataChannelTransportTests {
         #expect(received.count > 0)
         #expect(Set(received).count == received.count)
         #expect(received == received.sorted())
+    }
+
+    /// 5 % loss, 20 ± 10 ms one way (which reorders), 1 % duplication, both directions.
+    static let hostilePath = Impairment(loss: 0.05, delay: .milliseconds(20), jitter: .milliseconds(10), duplication: 0.01)
+
+    @Test("over a path that loses, delays, reorders and duplicates, a reliable ordered channel delivers every message once, in order")
+    func impairedPath() throws {
+        let pair = try InMemoryPair(impairment: Self.hostilePath, seed: 5)
+        #expect(pair.run(until: { pair.connected }, limit: .seconds(60)))
+        let id = try openChannel(pair, from: pair.client)
+        let sent = (0..<300).map { DataChannelMessage.binary(Array(repeating: UInt8($0 % 251), count: 1_100)) }
+        for message in sent { try pair.client.send(message, on: id, now: pair.now) }
+        #expect(pair.run(until: { pair.messages(\.serverEvents, on: id).count >= sent.count }, limit: .seconds(120)))
+        #expect(pair.messages(\.serverEvents, on: id) == sent)
+        let path = pair.towardsServer
+        #expect(path.lost > 0 && path.reordered > 0 && path.duplicated > 0)
+        // The receiver put records back in order before SCTP saw them.
+        #expect(pair.server.reorderCounters.held > 0)
+    }
+
+    @Test("on that path, an unordered channel delivers every message exactly once")
+    func unorderedOnImpairedPath() throws {
+        let pair = try InMemoryPair(impairment: Self.hostilePath, seed: 6)
+        #expect(pair.run(until: { pair.connected }, limit: .seconds(60)))
+        let id = try openChannel(pair, from: pair.client, DataChannelParameters(label: "u", ordered: false))
+        for index in 0..<300 { try pair.client.send(.text("\(index)"), on: id, now: pair.now) }
+        #expect(pair.run(until: { pair.messages(\.serverEvents, on: id).count >= 300 }, limit: .seconds(120)))
+        let received = pair.messages(\.serverEvents, on: id)
+        #expect(received.count == 300)
+        #expect(Set(received) == Set((0..<300).map { DataChannelMessage.text("\($0)") }))
+    }
+
+    @Test("on that path, unordered with maxPacketLifeTime 100 ms: lost messages counted, none duplicated, none transmitted after its lifetime")
+    func lifetimeOnImpairedPath() throws {
+        let pair = try InMemoryPair(impairment: Self.hostilePath, seed: 8)
+        #expect(pair.run(until: { pair.connected }, limit: .seconds(60)))
+        let parameters = DataChannelParameters(label: "timed", ordered: false, maxPacketLifeTime: 100)
+        let id = try openChannel(pair, from: pair.client, parameters)
+        var sentAt: [ContinuousClock.Instant] = []
+        for index in 0..<400 {
+            // One message every 10 ms (100 KB/s), below what SCTP's congestion window allows on this
+            // path: usrsctp applies the lifetime to retransmissions, and a message still queued
+            // behind the window when its lifetime ends is sent once anyway.
+            pair.run(until: { false }, limit: .milliseconds(10))
+            sentAt.append(pair.now)
+            try pair.client.send(.binary(Array(repeating: 7, count: 1_000) + [UInt8(index >> 8), UInt8(index & 0xFF)]), on: id, now: pair.now)
+        }
+        pair.run(until: { false }, limit: .seconds(3))
+        var indices: [Int] = []
+        var oldest = Duration.zero
+        for (event, at) in zip(pair.serverEvents, pair.serverEventTimes) {
+            guard case let .message(channel, .binary(bytes)) = event, channel == id, bytes.count == 1_002 else { continue }
+            let index = Int(bytes[1_000]) << 8 | Int(bytes[1_001])
+            indices.append(index)
+            oldest = max(oldest, sentAt[index].duration(to: at))
+        }
+        let abandoned = pair.client.sctpStatistics.abandonedMessages
+        print("unordered, maxPacketLifeTime 100 ms, 5 % loss, 20 ± 10 ms, 1 % duplication: \(indices.count) of 400 delivered, \(400 - indices.count) lost, \(abandoned) abandoned by the sender, oldest \(oldest)")
+        #expect(Set(indices).count == indices.count)
+        // The sender reports what it gave up on (RFC 3758): every lost message, and perhaps some
+        // that arrived but whose acknowledgement was lost.
+        #expect(abandoned >= 400 - indices.count)
+        #expect(indices.count > 0 && indices.count < 400)
+        // RFC 3758 §3.5 / RFC 8831 §6.1: nothing is (re)transmitted after its lifetime. Unordered
+        // messages are delivered as they arrive, so the oldest is one transmitted just before it
+        // expired: lifetime + one way (20 + 10 ms) + the reorder buffer's window (at most 60 ms),
+        // plus 50 ms because usrsctp checks lifetimes on its timer and SACK events, not at the
+        // instant. A retransmission after the lifetime would come an RTO (≥ 200 ms) later.
+        #expect(oldest < .milliseconds(100 + 30 + 60 + 50))
     }
 
     @Test("1 000 channels on one association configured for 1 024 streams (the default is 256)")

@@ -1,13 +1,14 @@
 import DTLS
 import DataChannel
 import Foundation
+import NetworkEmulation
 import SDP
 import Testing
 @testable import WebRTC
 import TestSupport
 
-/// Two ``DataChannelTransport``s joined by an in-memory datagram pipe with seeded loss: no
-/// sockets, one thread.
+/// Two ``DataChannelTransport``s joined by an in-memory network path, one ``ImpairedPath`` per
+/// direction (seeded loss, delay, jitter, duplication...): no sockets, one thread.
 ///
 /// Time is the real monotonic clock, not a virtual one: usrsctp reads its own clock for RTT,
 /// retransmission age and partial-reliability lifetimes, so time that ran ahead of the real clock
@@ -17,12 +18,20 @@ final class InMemoryPair {
     let server: DataChannelTransport
     private(set) var now: ContinuousClock.Instant
     let start: ContinuousClock.Instant
-    var lossRate: Double
-    private var random: SplitMix64
+    private var toServer: ImpairedPath
+    private var toClient: ImpairedPath
+    private var seed: UInt64
     /// Events each side emitted, in order.
     private(set) var clientEvents: [DataChannelTransportEvent] = []
     private(set) var serverEvents: [DataChannelTransportEvent] = []
-    private(set) var datagramsDropped = 0
+    /// When each of ``serverEvents`` was seen.
+    private(set) var serverEventTimes: [ContinuousClock.Instant] = []
+    /// Datagrams the paths lost or dropped, both directions.
+    var datagramsDropped: Int {
+        [toServer.counters, toClient.counters].reduce(0) { $0 + $1.lost + $1.dropped }
+    }
+    /// What the path towards the server did.
+    var towardsServer: ImpairmentCounters { toServer.counters }
     private(set) var largestDatagram = 0
 
     static let clientCertificate = try? DTLSCertificate.generate()
@@ -31,7 +40,7 @@ final class InMemoryPair {
     struct MissingCertificate: Error {}
 
     init(
-        lossRate: Double = 0, seed: UInt64 = 1,
+        impairment: Impairment = Impairment(), seed: UInt64 = 1,
         clientConfiguration: DataChannelTransportConfiguration = DataChannelTransportConfiguration(),
         serverConfiguration: DataChannelTransportConfiguration = DataChannelTransportConfiguration(),
         serverFingerprintsSeenByClient: [Fingerprint]? = nil
@@ -41,8 +50,9 @@ final class InMemoryPair {
         }
         start = .now
         now = start
-        self.lossRate = lossRate
-        random = SplitMix64(seed: seed)
+        self.seed = seed
+        toServer = ImpairedPath(impairment, seed: seed)
+        toClient = ImpairedPath(impairment, seed: seed &+ 1)
         client = try DataChannelTransport(
             role: .client, certificate: clientCertificate,
             remoteFingerprints: serverFingerprintsSeenByClient ?? [serverCertificate.fingerprint()],
@@ -67,7 +77,8 @@ final class InMemoryPair {
             if condition() { return true }
             if exchange() { continue }
             // Nothing in flight: sleep until the earliest deadline, then run the timers.
-            let next = [client.nextTimeout, server.nextTimeout, deadline].compactMap { $0 }.min() ?? deadline
+            let next = [client.nextTimeout, server.nextTimeout, toServer.nextDelivery, toClient.nextDelivery, deadline]
+                .compactMap { $0 }.min() ?? deadline
             let wait = ContinuousClock.now.duration(to: next)
             if wait > .zero {
                 Thread.sleep(forTimeInterval: Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18)
@@ -80,32 +91,43 @@ final class InMemoryPair {
         return condition()
     }
 
-    /// Delivers every queued datagram in both directions once; returns whether any moved.
+    /// From now on the paths impair datagrams so (what is on its way still arrives).
+    func impair(_ impairment: Impairment) {
+        seed &+= 2
+        toServer = ImpairedPath(impairment, seed: seed)
+        toClient = ImpairedPath(impairment, seed: seed &+ 1)
+    }
+
+    /// Puts every queued datagram on its path and delivers what is due; returns whether any moved.
     private func exchange() -> Bool {
         var moved = false
         while let datagram = client.pollTransmit() {
             moved = true
-            deliver(datagram, to: server)
+            largestDatagram = max(largestDatagram, datagram.count)
+            toServer.send(datagram, now: now)
         }
         while let datagram = server.pollTransmit() {
             moved = true
-            deliver(datagram, to: client)
+            largestDatagram = max(largestDatagram, datagram.count)
+            toClient.send(datagram, now: now)
+        }
+        while let datagram = toServer.receive(now: now) {
+            moved = true
+            datagram.withUnsafeBytes { server.handleDatagram($0, now: now) }
+        }
+        while let datagram = toClient.receive(now: now) {
+            moved = true
+            datagram.withUnsafeBytes { client.handleDatagram($0, now: now) }
         }
         return moved
     }
 
-    private func deliver(_ datagram: [UInt8], to transport: DataChannelTransport) {
-        largestDatagram = max(largestDatagram, datagram.count)
-        if lossRate > 0, Double(random.next() % 1_000_000) / 1_000_000 < lossRate {
-            datagramsDropped += 1
-            return
-        }
-        datagram.withUnsafeBytes { transport.handleDatagram($0, now: now) }
-    }
-
     private func drainEvents() {
         while let event = client.pollEvent() { clientEvents.append(event) }
-        while let event = server.pollEvent() { serverEvents.append(event) }
+        while let event = server.pollEvent() {
+            serverEvents.append(event)
+            serverEventTimes.append(now)
+        }
     }
 
     /// Both sides' SCTP associations are up.

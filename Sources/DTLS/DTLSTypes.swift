@@ -112,6 +112,8 @@ public struct DTLSStatistics: Sendable, Hashable {
     public var recordsSent = 0
     /// Handshake flight retransmissions (RFC 6347 §4.2.4).
     public var retransmissions = 0
+    /// What the ``RecordReorderBuffer`` in front of the session did, when its owner uses one.
+    public var reordering = RecordReorderBuffer.Counters()
 
     /// Creates zeroed statistics.
     public init() {}

@@ -11,11 +11,11 @@
 /// ``window``, hoping that the gap fills, as RACK (RFC 8985 §6.2) holds off loss detection for
 /// a reordering window on the sender.
 ///
-/// The window adapts, like RACK's: it is zero (every record passes at once, at the cost of one
-/// comparison) until a record is seen arriving after a higher one, then a quarter more than the
-/// longest such delay seen (at most ``Configuration/maximumWindow``), and zero again once no
-/// reordering was seen for ``Configuration/memory``. A path that loses but does not reorder
-/// therefore never delays anything.
+/// The window adapts, like RACK's: a quarter more than the longest delay seen between a record
+/// being overtaken and its arrival (at most ``Configuration/maximumWindow``), starting from
+/// ``Configuration/initialWindow``, and zero once no reordering was seen for
+/// ``Configuration/memory``: then every record passes at once, at the cost of one comparison. A
+/// path that loses but does not reorder delays its gaps only in its first seconds.
 ///
 /// Records are not authenticated here: the order the buffer releases in only advances through
 /// ``authenticated(_:arrivedAt:)``, which the owner calls when DTLS accepted a record, so forged
@@ -33,8 +33,14 @@ public struct RecordReorderBuffer {
         /// SCTP should hear of it.
         public var maximumWindow: Duration = .milliseconds(60)
         /// Records held at most (about 1.2 KiB each); more pass at once, reordered.
-        public var maximumHeld = 512
-        /// How long the window persists after the last reordering seen.
+        public var maximumHeld = 2_048
+        /// The window before any reordering was measured. Not zero: the first reordering of a
+        /// connection would otherwise reach SCTP while its congestion window is a few packets,
+        /// and the fast retransmit would leave its slow-start threshold at two packets, for a
+        /// linear climb (one packet per round trip) that takes minutes on a long path.
+        public var initialWindow: Duration = .milliseconds(30)
+        /// How long the window persists after the last reordering seen (or, for the initial
+        /// window, after the first record).
         public var memory: Duration = .seconds(10)
 
         /// The defaults.
@@ -86,7 +92,7 @@ public struct RecordReorderBuffer {
     /// The limits.
     public let configuration: Configuration
     /// How long a record that arrives ahead of a gap is held now (zero: not at all).
-    public private(set) var window: Duration = .zero
+    public private(set) var window: Duration
     /// What the buffer did so far.
     public private(set) var counters = Counters()
 
@@ -103,6 +109,7 @@ public struct RecordReorderBuffer {
     /// one, indexed by number modulo the count; allocated at the first gap.
     private var overtakenAt: [Overtaken] = []
     private var lastReordering: ContinuousClock.Instant?
+    private var firstArrival: ContinuousClock.Instant?
 
     private struct Overtaken {
         var sequence: UInt64
@@ -116,6 +123,7 @@ public struct RecordReorderBuffer {
     /// An empty buffer.
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
+        window = configuration.initialWindow
     }
 
     /// When ``nextRelease(now:)`` has a datagram whose wait is over, or `nil` while nothing is held.
@@ -128,7 +136,7 @@ public struct RecordReorderBuffer {
         guard let record = Self.firstApplicationRecord(of: datagram) else { return .process(record: nil) }
         guard record.epoch == epoch else { return .process(record: record) }
         measure(record.sequence, now: now)
-        if let last = lastReordering, last + configuration.memory <= now { window = .zero }
+        if let last = lastReordering ?? firstArrival, last + configuration.memory <= now { window = .zero }
         guard window > .zero, let next, record.sequence > next else { return .process(record: record) }
         guard held.count < configuration.maximumHeld else {
             counters.overflowed += 1
@@ -151,6 +159,7 @@ public struct RecordReorderBuffer {
                 epoch = record.epoch
                 next = record.sequence &+ 1
                 highestArrived = record.sequence
+                firstArrival = firstArrival ?? arrivedAt
                 held.removeAll()
             }
             return
@@ -177,6 +186,7 @@ public struct RecordReorderBuffer {
     private mutating func measure(_ sequence: UInt64, now: ContinuousClock.Instant) {
         guard let highest = highestArrived else {
             highestArrived = sequence
+            firstArrival = now
             return
         }
         if sequence > highest {

@@ -308,9 +308,6 @@ public final class DataChannelTransport {
         return earlier(earlier(dtls.nextTimeout, sctpStarted ? sctp.nextTimeout : nil), reorder.nextTimeout)
     }
 
-    /// What the reorder buffer in front of DTLS did (records held, released after waiting).
-    public var reorderCounters: RecordReorderBuffer.Counters { reorder.counters }
-
     /// Bytes of `id`'s messages waiting in front of SCTP (the W3C `bufferedAmount`).
     public func bufferedAmount(of id: UInt16) -> Int {
         buffered[id, default: 0]
@@ -326,7 +323,11 @@ public final class DataChannelTransport {
     public var sctpStatistics: SCTPStatistics { sctp.statistics }
 
     /// DTLS's counters: datagrams, records, drops, retransmissions.
-    public var dtlsStatistics: DTLSStatistics? { (dtls as? OpenSSLDTLSSession)?.statistics }
+    public var dtlsStatistics: DTLSStatistics? {
+        guard var statistics = (dtls as? OpenSSLDTLSSession)?.statistics else { return nil }
+        statistics.reordering = reorder.counters
+        return statistics
+    }
 
     /// The message and byte counters of channel `id`, or `nil` for an unknown (or closed) channel.
     public func statistics(of id: UInt16) -> DataChannelStatistics? {

@@ -53,7 +53,10 @@ struct ReliabilitySuite: AsyncParsableCommand {
             return
         }
         let binary = URL(fileURLWithPath: rtc)
-        var rows = ["| scenario | result | MB/s at the receiver | time | relay, towards the receiver |", "|---|---|---|---|---|"]
+        var rows = [
+            "| scenario | result | MB/s at the receiver | time | SCTP retransmissions / records reordered, held, released after waiting | relay, towards the receiver |",
+            "|---|---|---|---|---|---|",
+        ]
         var failures = 0
         let selected = netem.map { [Scenario(name: $0, netem: $0.split(separator: " ").map(String.init))] }
             ?? Self.scenarios.filter { only.map($0.name.contains) ?? true }
@@ -63,7 +66,7 @@ struct ReliabilitySuite: AsyncParsableCommand {
                 failures += 1
                 print("\(scenario.name) failed; the peers' logs end with:\n\(outcome.log)")
             }
-            let row = "| \(scenario.name) | \(outcome.ok ? "SHA-256 intact" : "failed: \(outcome.error)") | \(outcome.megabytesPerSecond.map { String(format: "%.2f", $0) } ?? "-") | \(String(format: "%.1f s", outcome.seconds)) | \(outcome.relay) |"
+            let row = "| \(scenario.name) | \(outcome.ok ? "SHA-256 intact" : "failed: \(outcome.error)") | \(outcome.megabytesPerSecond.map { String(format: "%.2f", $0) } ?? "-") | \(String(format: "%.1f s", outcome.seconds)) | \(outcome.layers) | \(outcome.relay) |"
             print(row)
             rows.append(row)
         }
@@ -90,6 +93,8 @@ struct ImpairedTransfer {
         var megabytesPerSecond: Double?
         var seconds = 0.0
         var relay = "-"
+        /// The sender's SCTP retransmissions / the receiver's records seen reordered, held, released after waiting.
+        var layers = "-"
         /// The end of both peers' standard error, when it failed.
         var log = ""
     }
@@ -122,6 +127,9 @@ struct ImpairedTransfer {
             outcome.ok = sink?["ok"] as? Bool == true && results.offerer.result?["ok"] as? Bool == true
                 && sink?["bytes"] as? Int == bytes
             outcome.megabytesPerSecond = sink?["MBps"] as? Double
+            let sent = results.offerer.result?["transport"] as? [String: Any]
+            let received = sink?["transport"] as? [String: Any]
+            outcome.layers = "\(sent?["sctp_retransmitted_chunks"] ?? "-") / \(received?["dtls_records_reordered"] ?? "-"), \(received?["dtls_records_held"] ?? "-"), \(received?["dtls_held_released_on_timeout"] ?? "-")"
             if !outcome.ok {
                 outcome.error = "\(sink?["error"] ?? results.offerer.result?["error"] ?? "no result")"
                 outcome.log = "source:\n\(results.offerer.errorText.suffix(3_000))\nsink:\n\(results.answerer.errorText.suffix(3_000))"

@@ -82,6 +82,8 @@ struct PeerReport: Sendable {
     var roundTrips: [Double] = []
     var error: String?
     var timedOut = false
+    /// The connection's counters at the end.
+    var statistics: PeerConnectionStatistics?
 
     var exitCode: Int32 { ok ? 0 : (timedOut ? 2 : 1) }
 
@@ -104,6 +106,7 @@ struct PeerReport: Sendable {
                 "max": .double(milliseconds[milliseconds.count - 1]),
             ]),
             "cpu_s": .double(processCPUTime().seconds),
+            "transport": statistics.map(\.transportJSON),
             "error": error.map(JSON.string),
         ])
     }
@@ -153,8 +156,10 @@ struct PeerSession: Sendable {
             group.cancelAll()
             return first
         }
+        var final = report
+        final.statistics = await connection.statistics()
         await connection.close()
-        return report
+        return final
     }
 
     private func exchange(on connection: PeerConnection, started: ContinuousClock.Instant) async -> PeerReport {
@@ -382,5 +387,19 @@ struct PeerSession: Sendable {
             await group.next()
             group.cancelAll()
         }
+    }
+}
+
+extension PeerConnectionStatistics {
+    /// What the layers did: SCTP retransmissions and abandoned messages, DTLS records the reorder
+    /// buffer held for a gap and released after waiting in vain.
+    fileprivate var transportJSON: JSON {
+        .object([
+            "sctp_retransmitted_chunks": .integer(Int64(sctp?.retransmittedChunks ?? 0)),
+            "sctp_abandoned_messages": .integer(Int64(sctp?.abandonedMessages ?? 0)),
+            "dtls_records_reordered": .integer(Int64(dtlsCounters?.reordering.reordered ?? 0)),
+            "dtls_records_held": .integer(Int64(dtlsCounters?.reordering.held ?? 0)),
+            "dtls_held_released_on_timeout": .integer(Int64(dtlsCounters?.reordering.releasedOnTimeout ?? 0)),
+        ])
     }
 }

@@ -7,6 +7,13 @@ struct RecordReorderBufferTests {
     typealias Number = RecordReorderBuffer.RecordNumber
     let start = ContinuousClock.now
 
+    /// A buffer whose window starts at zero, so that only measured reordering opens it.
+    static func measuring() -> RecordReorderBuffer {
+        var configuration = RecordReorderBuffer.Configuration()
+        configuration.initialWindow = .zero
+        return RecordReorderBuffer(configuration: configuration)
+    }
+
     /// A datagram holding one application-data record header (RFC 6347 §4.1) and a body.
     static func datagram(_ sequence: UInt64, epoch: UInt16 = 1, type: UInt8 = 23) -> [UInt8] {
         var bytes: [UInt8] = [type, 0xFE, 0xFD, UInt8(epoch >> 8), UInt8(epoch & 0xFF)]
@@ -38,7 +45,7 @@ struct RecordReorderBufferTests {
 
     @Test("records in order pass at once and open no window")
     func inOrder() {
-        var buffer = RecordReorderBuffer()
+        var buffer = Self.measuring()
         for sequence in 0..<100 as Range<UInt64> {
             #expect(!arrive(sequence, at: Int(sequence), in: &buffer))
         }
@@ -47,9 +54,22 @@ struct RecordReorderBufferTests {
         #expect(buffer.counters == RecordReorderBuffer.Counters())
     }
 
+    @Test("before any reordering is measured, a gap waits the initial window; after a quiet spell, nothing waits")
+    func initialWindow() {
+        var buffer = RecordReorderBuffer()
+        #expect(buffer.window == .milliseconds(30))
+        arrive(0, at: 0, in: &buffer)
+        #expect(arrive(2, at: 1, in: &buffer))
+        #expect(release(at: 30, from: &buffer).isEmpty)
+        #expect(release(at: 31, from: &buffer) == [2])
+        arrive(3, at: 10_001, in: &buffer)
+        #expect(buffer.window == .zero)
+        #expect(!arrive(5, at: 10_002, in: &buffer))
+    }
+
     @Test("handshake records and other epochs pass untouched")
     func otherRecords() {
-        var buffer = RecordReorderBuffer()
+        var buffer = Self.measuring()
         let handshake = Self.datagram(0, epoch: 0, type: 22).withUnsafeBytes { buffer.admit($0, now: start) }
         #expect(handshake == .process(record: nil))
         let short: [UInt8] = [23, 0xFE, 0xFD]
@@ -58,7 +78,7 @@ struct RecordReorderBufferTests {
 
     @Test("a late record sizes the window; then a record ahead of a gap waits for it to fill")
     func gapFills() {
-        var buffer = RecordReorderBuffer()
+        var buffer = Self.measuring()
         arrive(0, at: 0, in: &buffer)
         arrive(2, at: 1, in: &buffer)  // 1 is overtaken at 1 ms
         arrive(1, at: 9, in: &buffer)  // ... and arrives 8 ms later
@@ -75,7 +95,7 @@ struct RecordReorderBufferTests {
 
     @Test("a gap that does not fill within the window is loss: what waited goes on, in order")
     func gapTimesOut() {
-        var buffer = RecordReorderBuffer()
+        var buffer = Self.measuring()
         arrive(0, at: 0, in: &buffer)
         arrive(2, at: 1, in: &buffer)
         arrive(1, at: 9, in: &buffer)
@@ -91,7 +111,7 @@ struct RecordReorderBufferTests {
 
     @Test("unauthenticated records never advance the order")
     func forgedRecords() {
-        var buffer = RecordReorderBuffer()
+        var buffer = Self.measuring()
         arrive(0, at: 0, in: &buffer)
         arrive(2, at: 1, in: &buffer)
         arrive(1, at: 9, in: &buffer)
@@ -107,7 +127,7 @@ struct RecordReorderBufferTests {
 
     @Test("the window is capped, and forgotten after a quiet spell")
     func windowLimits() {
-        var buffer = RecordReorderBuffer()
+        var buffer = Self.measuring()
         arrive(0, at: 0, in: &buffer)
         arrive(2, at: 1, in: &buffer)
         arrive(1, at: 500, in: &buffer)
@@ -119,6 +139,7 @@ struct RecordReorderBufferTests {
     @Test("at most maximumHeld records wait; more pass at once")
     func bounded() {
         var configuration = RecordReorderBuffer.Configuration()
+        configuration.initialWindow = .zero
         configuration.maximumHeld = 4
         var buffer = RecordReorderBuffer(configuration: configuration)
         arrive(0, at: 0, in: &buffer)

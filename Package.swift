@@ -189,9 +189,10 @@ let package = Package(
         .testTarget(
             name: "WebRTCTests",
             dependencies: [
-                "TestSupport", "WebRTC", "ICE", "ICETransport", "DTLS", "SCTP", "DataChannel", "SDP", "NetworkEmulation",
+                "TestSupport", "WebRTC", "ICE", "ICETransport", "DTLS", "SCTP", "DataChannel", "SDP", "STUN", "NetworkEmulation",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

@@ -79,6 +79,8 @@ actor PeerConnectionCore {
     private var transportAttached = false
     private var dtlsState = DTLSState.new
     private var dtlsInfo: DTLSConnectionInfo?
+    /// Why the DTLS/SCTP transport failed, for ``PeerConnectionStatistics/transportFailure``.
+    private var transportFailure: DataChannelTransportError?
     private var connectionState = PeerConnectionState.new
     private var closed = false
 
@@ -551,7 +553,7 @@ actor PeerConnectionCore {
         return PeerConnectionStatistics(
             signalingState: signalingState, connectionState: connectionState, channels: counters.channels,
             totals: counters.totals, selectedCandidatePair: pair, dtls: dtlsInfo, dtlsCounters: counters.dtls,
-            sctp: counters.sctp, ice: iceStatistics, unsupportedICEServerURLs: unusableServerURLs)
+            transportFailure: transportFailure, sctp: counters.sctp, ice: iceStatistics, unsupportedICEServerURLs: unusableServerURLs)
     }
 
     // MARK: Engine events
@@ -570,6 +572,7 @@ actor PeerConnectionCore {
             logger.warning("data channel could not be opened", metadata: ["label": "\(label)", "error": "\(error)"])
         case .failed(let error):
             logger.error("DTLS/SCTP transport failed", metadata: ["error": "\(error)"])
+            transportFailure = error
             setDTLSState(.failed)
         case .closed:
             setDTLSState(.closed)

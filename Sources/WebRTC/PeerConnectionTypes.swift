@@ -329,6 +329,10 @@ public struct PeerConnectionStatistics: Sendable, Hashable {
     public var dtls: DTLSConnectionInfo?
     /// DTLS counters (datagrams, records, handshake retransmissions).
     public var dtlsCounters: DTLSStatistics?
+    /// Why the DTLS/SCTP transport failed (``connectionState`` `failed` from DTLS), such as
+    /// ``DTLSError/Reason/fingerprintMismatch`` for a peer whose certificate matches no
+    /// `a=fingerprint` (RFC 8122 §5); `nil` while it has not failed.
+    public var transportFailure: DataChannelTransportError?
     /// SCTP counters; ``SCTPStatistics/retransmittedChunks`` are its retransmissions.
     public var sctp: SCTPStatistics?
     /// The ICE transport's counters and sockets, once it started.

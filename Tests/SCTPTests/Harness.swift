@@ -140,29 +140,6 @@ func sendAll(_ pair: Pair, count: Int, stream: (Int) -> UInt16 = { _ in 0 }, ord
     }
 }
 
-/// CRC32c (RFC 4960 Appendix B), to forge packets usrsctp does not reject for their checksum.
-func crc32c(_ bytes: [UInt8]) -> UInt32 {
-    var crc: UInt32 = 0xFFFF_FFFF
-    for byte in bytes {
-        crc ^= UInt32(byte)
-        for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ 0x82F6_3B78 : crc >> 1 }
-    }
-    return ~crc
-}
-
-/// Sets the checksum field of an SCTP packet (little-endian on the wire, as usrsctp computes it).
-func withChecksum(_ packet: [UInt8]) -> [UInt8] {
-    guard packet.count >= 12 else { return packet }
-    var copy = packet
-    copy[8] = 0; copy[9] = 0; copy[10] = 0; copy[11] = 0
-    let crc = crc32c(copy)
-    copy[8] = UInt8(truncatingIfNeeded: crc)
-    copy[9] = UInt8(truncatingIfNeeded: crc >> 8)
-    copy[10] = UInt8(truncatingIfNeeded: crc >> 16)
-    copy[11] = UInt8(truncatingIfNeeded: crc >> 24)
-    return copy
-}
-
 /// The DATA chunks (type 0) of a packet: (stream, ppid as on the wire).
 func dataChunks(_ packet: [UInt8]) -> [(stream: UInt16, wirePPID: UInt32)] {
     var result: [(UInt16, UInt32)] = []

@@ -517,8 +517,8 @@ public final class OpenSSLDTLSSession: DTLSSession {
     }
 
     /// `DTLS_set_timer_cb`: the next retransmission timeout in microseconds.
-    /// RFC 6347 §4.2.4.1: start at the initial value for a new flight, double
-    /// on each retransmission, cap at 60 s. OpenSSL calls it with 0 for a new
+    /// RFC 6347 §4.2.4.1 / RFC 9147 §5.8.2: start at the initial value for a new
+    /// flight, double on each retransmission, cap at 60 s. OpenSSL calls it with 0 for a new
     /// flight and with the expired value right before it retransmits.
     private func retransmissionTimeout(after previous: UInt32) -> UInt32 {
         guard previous != 0 else { return initialRetransmissionMicroseconds }

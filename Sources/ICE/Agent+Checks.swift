@@ -149,7 +149,7 @@ extension ICEAgent {
         // RFC 8445 §9: a new-generation pair replaces the old one; the old generation's credentials go with it.
         selected = SelectedPath(
             pair: pair, epoch: checklistEpoch, local: local, remote: remote,
-            consent: Consent(lastLiveness: now, nextRequest: now + jitteredConsentInterval()))
+            consent: Consent(lastLiveness: now, nextRequest: now + jitteredConsentInterval(stale: false)))
         nominationDueAt = nil
         transactions.removeAll { if case .consent = $0.purpose { true } else { false } }
         emit(.selectedPairChanged(pair.selectedPair))

@@ -1,4 +1,3 @@
-import Foundation
 // # SCTP over usrsctp: the driving model
 //
 // One process-wide usrsctp instance (`USRSCTPStack`) is initialised once with `usrsctp_init_nothreads(0,
@@ -221,17 +220,9 @@ public final class SCTPAssociation {
     }
 
     /// Advances usrsctp's process-wide timers to `now` and collects what they produced.
-    private var lastTrace: ContinuousClock.Instant?
     public func handleTimeout(now: ContinuousClock.Instant) {
         lastNow = now
         stack.lock.withLock {
-            if getenv("RTC_SCTP_TRACE") != nil, let socket, lastTrace.map({ $0 + .milliseconds(10) <= now }) ?? true {
-                lastTrace = now
-                var status = sctp_status()
-                var length = socklen_t(MemoryLayout<sctp_status>.size)
-                _ = usrsctp_getsockopt(socket, Int32(IPPROTO_SCTP), SCTP_STATUS, &status, &length)
-                if let f = fopen("/tmp/trace-\(getpid())", "a") { fputs("TRACE rwnd \(status.sstat_rwnd) unack \(status.sstat_unackdata) pend \(status.sstat_penddata) cwnd \(status.sstat_primary.spinfo_cwnd) srtt \(status.sstat_primary.spinfo_srtt) rto \(status.sstat_primary.spinfo_rto) mtu \(status.sstat_primary.spinfo_mtu) state \(status.sstat_state) t \(now)\n", f); fclose(f) }
-            }
             stack.advanceTimersLocked(now: now)
             if phase == .shuttingDown, let closeDeadline, now >= closeDeadline {
                 abortLocked(emitClosed: true)

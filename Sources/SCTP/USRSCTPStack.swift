@@ -283,26 +283,6 @@ final class USRSCTPStack: @unchecked Sendable {
         usrsctp_sysctl_set_sctp_assoc_rtx_max_default(10)
         usrsctp_sysctl_set_sctp_path_rtx_max_default(5)
         usrsctp_sysctl_set_sctp_init_rtx_max_default(8)
-        // EXPERIMENT
-        if let spec = getenv("RTC_SCTP_EXPERIMENT").map({ String(cString: $0) }) {
-            for item in spec.split(separator: ",") {
-                let kv = item.split(separator: "=")
-                guard kv.count == 2, let v = UInt32(kv[1]) else { continue }
-                switch kv[0] {
-                case "cc": usrsctp_sysctl_set_sctp_default_cc_module(v)
-                case "icwnd": usrsctp_sysctl_set_sctp_initial_cwnd(v)
-                case "burst": usrsctp_sysctl_set_sctp_max_burst_default(v)
-                case "frburst": usrsctp_sysctl_set_sctp_fr_max_burst_default(v)
-                case "rtomin": usrsctp_sysctl_set_sctp_rto_min_default(v)
-                case "sack": usrsctp_sysctl_set_sctp_delayed_sack_time_default(v)
-                case "sackfreq": usrsctp_sysctl_set_sctp_sack_freq_default(v)
-                case "cwndburst": usrsctp_sysctl_set_sctp_use_cwnd_based_maxburst(v)
-                case "immediate": usrsctp_sysctl_set_sctp_enable_sack_immediately(v)
-                case "steady": usrsctp_sysctl_set_sctp_steady_step(v)
-                default: break
-                }
-            }
-        }
     }
 
     /// A fresh association id (never reused). Caller holds ``lock``.

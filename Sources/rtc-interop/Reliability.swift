@@ -34,6 +34,10 @@ struct ReliabilitySuite: AsyncParsableCommand {
     struct Scenario {
         let name: String
         let netem: [String]
+        /// The transfer's size when the scenario needs its own (else --bytes).
+        var bytes: Int?
+        /// The connection must go `disconnected` and come back `connected` (never `failed`).
+        var mustReconnect = false
     }
 
     static let scenarios = [
@@ -45,6 +49,11 @@ struct ReliabilitySuite: AsyncParsableCommand {
         Scenario(name: "5 % loss + 50 ± 20 ms + 1 % duplication", netem: ["--loss", "0.05", "--delay", "50", "--jitter", "20", "--duplicate", "0.01"]),
         Scenario(name: "20 ms RTT", netem: ["--delay", "10"]),
         Scenario(name: "1 % loss, 20 ms RTT", netem: ["--loss", "0.01", "--delay", "10"]),
+        // RFC 6347 §4.2.4: DTLS retransmits its flights; ICE its checks (RFC 8445 §14.3).
+        Scenario(name: "30 % loss: handshakes, then 64 KiB", netem: ["--loss", "0.3"], bytes: 64 << 10),
+        // RFC 7675 §5.1: no consent for a while → disconnected; consent back before 30 s → connected.
+        Scenario(name: "10 s blackout 1 s into the transfer", netem: ["--blackout-at", "1", "--blackout-for", "10"],
+                 bytes: 32 << 20, mustReconnect: true),
     ]
 
     func run() async throws {
@@ -54,19 +63,23 @@ struct ReliabilitySuite: AsyncParsableCommand {
         }
         let binary = URL(fileURLWithPath: rtc)
         var rows = [
-            "| scenario | result | MB/s at the receiver | time | SCTP retransmissions / records reordered, held, released after waiting | relay, towards the receiver |",
-            "|---|---|---|---|---|---|",
+            "| scenario | result | MB/s at the receiver | time | channel open after | connection states (receiver) | SCTP retransmissions / records reordered, held, released after waiting | relay, towards the receiver |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         var failures = 0
         let selected = netem.map { [Scenario(name: $0, netem: $0.split(separator: " ").map(String.init))] }
             ?? Self.scenarios.filter { only.map($0.name.contains) ?? true }
         for scenario in selected {
-            let outcome = ImpairedTransfer(rtc: binary, netem: scenario.netem, bytes: bytes, timeout: timeout).run()
+            var outcome = ImpairedTransfer(rtc: binary, netem: scenario.netem, bytes: scenario.bytes ?? bytes, timeout: timeout).run()
+            if scenario.mustReconnect, outcome.ok, !outcome.reconnected {
+                outcome.ok = false
+                outcome.error = "the connection did not go disconnected and back to connected: \(outcome.states)"
+            }
             if !outcome.ok {
                 failures += 1
                 print("\(scenario.name) failed; the peers' logs end with:\n\(outcome.log)")
             }
-            let row = "| \(scenario.name) | \(outcome.ok ? "SHA-256 intact" : "failed: \(outcome.error)") | \(outcome.megabytesPerSecond.map { String(format: "%.2f", $0) } ?? "-") | \(String(format: "%.1f s", outcome.seconds)) | \(outcome.layers) | \(outcome.relay) |"
+            let row = "| \(scenario.name) | \(outcome.ok ? "SHA-256 intact" : "failed: \(outcome.error)") | \(outcome.megabytesPerSecond.map { String(format: "%.2f", $0) } ?? "-") | \(String(format: "%.1f s", outcome.seconds)) | \(outcome.openSeconds.map { String(format: "%.2f s", $0) } ?? "-") | \(outcome.states.joined(separator: " → ")) | \(outcome.layers) | \(outcome.relay) |"
             print(row)
             rows.append(row)
         }
@@ -97,6 +110,16 @@ struct ImpairedTransfer {
         var layers = "-"
         /// The end of both peers' standard error, when it failed.
         var log = ""
+        /// Seconds from the receiver's start to its channel being open.
+        var openSeconds: Double?
+        /// The receiver's connection states, in order.
+        var states: [String] = []
+
+        /// Whether the connection went `disconnected` and then `connected` again, never `failed`.
+        var reconnected: Bool {
+            guard let down = states.firstIndex(of: "disconnected") else { return false }
+            return states[down...].contains("connected") && !states.contains("failed")
+        }
     }
 
     func run() -> Outcome {
@@ -127,6 +150,10 @@ struct ImpairedTransfer {
             outcome.ok = sink?["ok"] as? Bool == true && results.offerer.result?["ok"] as? Bool == true
                 && sink?["bytes"] as? Int == bytes
             outcome.megabytesPerSecond = sink?["MBps"] as? Double
+            outcome.openSeconds = sink?["open_s"] as? Double
+            outcome.states = results.answerer.errorText.split(separator: "\n").compactMap { line in
+                line.hasPrefix("rtc peer: connection ") ? String(line.dropFirst("rtc peer: connection ".count)) : nil
+            }
             let sent = results.offerer.result?["transport"] as? [String: Any]
             let received = sink?["transport"] as? [String: Any]
             outcome.layers = "\(sent?["sctp_retransmitted_chunks"] ?? "-") / \(received?["dtls_records_reordered"] ?? "-"), \(received?["dtls_records_held"] ?? "-"), \(received?["dtls_held_released_on_timeout"] ?? "-")"
@@ -141,6 +168,7 @@ struct ImpairedTransfer {
             relay.terminate()
             if let last = relay.waitForLastLine(), let counters = (last["to_target"] as? [String: Any]) {
                 outcome.relay = counters.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                if let blackedOut = last["blacked_out"] as? Int, blackedOut > 0 { outcome.relay += ", blacked out (both ways) \(blackedOut)" }
             }
         }
         return outcome
@@ -164,6 +192,8 @@ struct ImpairedTransfer {
         case "offer", "answer":
             guard let sdp = object["sdp"] as? String else { return line }
             let lines = sdp.components(separatedBy: "\r\n").compactMap { sdpLine -> String? in
+                // The offerer's end of candidates, in its SDP, is withheld for the reason above.
+                if sdpLine == "a=end-of-candidates" { return fromOfferer ? nil : sdpLine }
                 guard sdpLine.hasPrefix("a=candidate:") else { return sdpLine }
                 guard !fromOfferer else { return nil }
                 return relayed(String(sdpLine.dropFirst(2)), relayTo: relayTo).map { "a=" + $0 }

@@ -17,7 +17,9 @@ struct NetemCommand: AsyncParsableCommand {
             impaired on its own, with the same settings. Announce the --listen address as the \
             target's candidate and the target sees the relay as a peer-reflexive one: every \
             datagram between the peers then crosses the relay. Prints 'relaying LISTEN -> FORWARD' \
-            once bound and, at SIGINT or SIGTERM, one JSON line with what each direction did.
+            once bound and, at SIGINT or SIGTERM, one JSON line with what each direction did. \
+            --blackout-at S drops every datagram, both ways, from S seconds after the first one for \
+            --blackout-for seconds (a path that goes dark and comes back).
             """
     )
 
@@ -48,10 +50,17 @@ struct NetemCommand: AsyncParsableCommand {
     @Option(help: "Seed of the impairment's random choices (the same seed, the same losses).")
     var seed: UInt64 = 1
 
+    @Option(help: "Drop everything, both ways, from this many seconds after the first datagram...")
+    var blackoutAt: Double?
+
+    @Option(help: "... for this many seconds.")
+    var blackoutFor = 10.0
+
     func validate() throws {
         guard (0...1).contains(loss), (0...1).contains(duplicate) else { throw ValidationError("--loss and --duplicate are probabilities: 0 to 1") }
         guard delay >= 0, jitter >= 0 else { throw ValidationError("--delay and --jitter must not be negative") }
         guard (rate ?? 1) > 0, (mtu ?? 1) > 0 else { throw ValidationError("--rate and --mtu must be positive") }
+        guard (blackoutAt ?? 0) >= 0, blackoutFor >= 0 else { throw ValidationError("--blackout-at and --blackout-for must not be negative") }
     }
 
     func run() async throws {
@@ -63,7 +72,9 @@ struct NetemCommand: AsyncParsableCommand {
         let relay: NetemRelay
         do {
             relay = try await NetemRelay.start(
-                listen: listen.value, forward: forward.value, impairment: impairment, seed: seed, group: group)
+                listen: listen.value, forward: forward.value, impairment: impairment, seed: seed,
+                blackout: blackoutAt.map { Duration.milliseconds(Int64($0 * 1000)) ..< Duration.milliseconds(Int64(($0 + blackoutFor) * 1000)) },
+                group: group)
         } catch {
             printError("cannot relay \(listen.value) -> \(forward.value): \(error)")
             try? await group.shutdownGracefully()
@@ -73,7 +84,9 @@ struct NetemCommand: AsyncParsableCommand {
         writeFully(STDOUT_FILENO, "relaying \(relay.listenAddress) -> \(forward.value)\n")
         await termination.wait()
         let (up, down) = await relay.stop()
-        writeFully(STDOUT_FILENO, JSON.object(["to_target": up.json, "to_client": down.json]).compact() + "\n")
+        writeFully(STDOUT_FILENO, JSON.object([
+            "to_target": up.json, "to_client": down.json, "blacked_out": .integer(Int64(await relay.blackedOut)),
+        ]).compact() + "\n")
         try? await group.shutdownGracefully()
     }
 }
@@ -99,10 +112,15 @@ private final class NetemRelay: @unchecked Sendable {
     private var toClient: ImpairedPath
     private var client: SocketAddress?
     private var timer: Scheduled<Void>?
+    /// When nothing passes, counted from the first datagram.
+    private let blackout: Range<Duration>?
+    private var firstDatagram: ContinuousClock.Instant?
+    private var blackedOutCount = 0
 
-    private init(loop: any EventLoop, target: SocketAddress, impairment: Impairment, seed: UInt64) {
+    private init(loop: any EventLoop, target: SocketAddress, impairment: Impairment, seed: UInt64, blackout: Range<Duration>?) {
         self.loop = loop
         self.target = target
+        self.blackout = blackout
         toTarget = ImpairedPath(impairment, seed: seed)
         toClient = ImpairedPath(impairment, seed: seed &+ 1)
     }
@@ -113,11 +131,11 @@ private final class NetemRelay: @unchecked Sendable {
 
     static func start(
         listen: TransportAddress, forward: TransportAddress, impairment: Impairment, seed: UInt64,
-        group: MultiThreadedEventLoopGroup
+        blackout: Range<Duration>?, group: MultiThreadedEventLoopGroup
     ) async throws -> NetemRelay {
         let loop = group.next()
         let target = try SocketAddress(ipAddress: "\(forward.ip)", port: Int(forward.port))
-        let relay = NetemRelay(loop: loop, target: target, impairment: impairment, seed: seed)
+        let relay = NetemRelay(loop: loop, target: target, impairment: impairment, seed: seed, blackout: blackout)
         let listening = try await relay.bind(host: "\(listen.ip)", port: Int(listen.port)) { relay.fromClient($0) }
         // The socket the target sees and answers: of the target's address family, any port.
         let unspecified: String
@@ -163,15 +181,32 @@ private final class NetemRelay: @unchecked Sendable {
 
     // MARK: On the loop
 
+    /// Datagrams dropped by the blackout, both ways.
+    var blackedOut: Int {
+        get async { (try? await loop.submit { self.blackedOutCount }.get()) ?? 0 }
+    }
+
     private func fromClient(_ datagram: AddressedEnvelope<ByteBuffer>) {
         client = datagram.remoteAddress
+        guard passes() else { return }
         toTarget.send(Array(datagram.data.readableBytesView), now: .now)
         pump()
     }
 
     private func fromTarget(_ datagram: AddressedEnvelope<ByteBuffer>) {
+        guard passes() else { return }
         toClient.send(Array(datagram.data.readableBytesView), now: .now)
         pump()
+    }
+
+    /// Whether a datagram arriving now gets through the blackout, if one is set.
+    private func passes() -> Bool {
+        let now = ContinuousClock.now
+        let first = firstDatagram ?? now
+        firstDatagram = first
+        guard let blackout, blackout.contains(first.duration(to: now)) else { return true }
+        blackedOutCount += 1
+        return false
     }
 
     /// Sends what is due in both directions, then sleeps until the next datagram is.

@@ -78,6 +78,15 @@ struct DataChannelTransportTests {
         #expect(pair.datagramsDropped > 0)
     }
 
+    @Test("the DTLS handshake and SCTP's association complete under 30 % loss each way", arguments: Array(21...28) as [UInt64])
+    func handshakeUnderHeavyLoss(seed: UInt64) throws {
+        let pair = try InMemoryPair(impairment: Impairment(loss: 0.3), seed: seed)
+        // RFC 6347 §4.2.4: flights are retransmitted with a doubling timer (1 s, 2 s, 4 s...).
+        #expect(pair.run(until: { pair.connected }, limit: .seconds(60)))
+        print("30 % loss, seed \(seed): DTLS and SCTP up after \(pair.elapsed), \(pair.datagramsDropped) datagrams lost")
+        #expect(pair.datagramsDropped > 0)
+    }
+
     @Test("messages up to 256 KiB arrive whole; larger ones fail typed and the channel stays open")
     func largeMessages() throws {
         let pair = try InMemoryPair()

@@ -36,8 +36,9 @@ interop:
 	$(SWIFT) build -c release --product rtc-interop
 	scripts/interop.sh $(RTC_RELEASE) .build/release/rtc-interop
 
-# Transfers of 64 MiB through the `rtc netem` impairment relay (loss, delay and reordering,
-# duplication, combined), SHA-256 checked, inside a loopback-only namespace: docs/reliability.md.
+# Transfers of 64 MiB (BYTES=) through the `rtc netem` impairment relay (loss, delay and
+# reordering, duplication, combined, 30 % loss, a 10 s blackout), SHA-256 checked, inside a
+# loopback-only namespace: docs/reliability.md. The slowest takes over half an hour at 64 MiB.
 reliability: setup
 	$(SWIFT) build -c release --product rtc
 	$(SWIFT) build -c release --product rtc-interop

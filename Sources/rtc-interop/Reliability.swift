@@ -24,11 +24,14 @@ struct ReliabilitySuite: AsyncParsableCommand {
     @Option(help: "Also write the table to this file.")
     var tableFile: String?
 
-    @Option(help: "Only the scenarios whose name contains this text.")
+    @Option(help: "Only the scenario of this name, or else those whose name contains this text.")
     var only: String?
 
-    @Option(help: "Instead of the suite, one scenario with these rtc netem options (e.g. '--delay 50').")
+    @Option(help: "Instead of the suite, one scenario with these rtc netem options (e.g. '--netem=--delay 50').")
     var netem: String?
+
+    @Option(help: "Run aiortc on both sides instead of rtc peer: this python3 and Tests/interop/aiortc_peer.py.")
+    var aiortc: String?
 
     /// One transfer's conditions; the relay's options are applied in each direction.
     struct Scenario {
@@ -68,9 +71,20 @@ struct ReliabilitySuite: AsyncParsableCommand {
         ]
         var failures = 0
         let selected = netem.map { [Scenario(name: $0, netem: $0.split(separator: " ").map(String.init))] }
-            ?? Self.scenarios.filter { only.map($0.name.contains) ?? true }
+            ?? only.map { text in
+                // A name given whole selects that scenario alone (others may contain it).
+                let exact = Self.scenarios.filter { $0.name == text }
+                return exact.isEmpty ? Self.scenarios.filter { $0.name.contains(text) } : exact
+            } ?? Self.scenarios
         for scenario in selected {
-            var outcome = ImpairedTransfer(rtc: binary, netem: scenario.netem, bytes: scenario.bytes ?? bytes, timeout: timeout).run()
+            let peer = aiortc.map { python in
+                ImpairedTransfer.Peer(
+                    executable: URL(fileURLWithPath: "/usr/bin/env"),
+                    leadingArguments: [python, "Tests/interop/aiortc_peer.py"])
+            } ?? ImpairedTransfer.Peer(executable: binary, leadingArguments: ["peer", "--addresses", "loopback"])
+            var outcome = ImpairedTransfer(
+                rtc: binary, peer: peer, netem: scenario.netem, bytes: scenario.bytes ?? bytes, timeout: timeout
+            ).run()
             if scenario.mustReconnect, outcome.ok, !outcome.reconnected {
                 outcome.ok = false
                 outcome.error = "the connection did not go disconnected and back to connected: \(outcome.states)"
@@ -95,7 +109,14 @@ struct ReliabilitySuite: AsyncParsableCommand {
 /// candidates reach the source rewritten to the relay, the source's are withheld, so the
 /// sink learns the relay as a peer-reflexive candidate (RFC 8445 §7.3.1.3).
 struct ImpairedTransfer {
+    /// What runs the peers: `rtc peer`, or another stack speaking its protocol (docs/rtc-peer.md).
+    struct Peer {
+        let executable: URL
+        let leadingArguments: [String]
+    }
+
     let rtc: URL
+    let peer: Peer
     let netem: [String]
     let bytes: Int
     let timeout: Double
@@ -127,13 +148,14 @@ struct ImpairedTransfer {
         let relayPorts = NIOLockedValueBox<[Int: Int?]>([:])
         let rtc = rtc
         let netem = netem
-        let common = ["--addresses", "loopback", "--bytes", String(bytes), "--msg", "16384", "--timeout", String(timeout)]
+        let common = ["--bytes", String(bytes), "--msg", "16384", "--timeout", String(timeout)]
+        let peer = peer
         let started = ContinuousClock.now
         var outcome = Outcome()
         do {
             let results = try PeerPair.run(
-                offerer: .init(executable: rtc, arguments: ["peer", "--role", "offerer", "--mode", "source"] + common),
-                answerer: .init(executable: rtc, arguments: ["peer", "--role", "answerer", "--mode", "sink"] + common),
+                offerer: .init(executable: peer.executable, arguments: peer.leadingArguments + ["--role", "offerer", "--mode", "source"] + common),
+                answerer: .init(executable: peer.executable, arguments: peer.leadingArguments + ["--role", "answerer", "--mode", "sink"] + common),
                 timeout: .seconds(timeout + 10), captureErrors: true
             ) { line, fromOfferer in
                 Self.route(line, fromOfferer: fromOfferer) { port in

@@ -147,6 +147,17 @@ struct HostileInputTests {
         try #require(await connection.statistics().ice)
     }
 
+    /// Unauthenticated input must not change ICE's state (RFC 8445 §7.3): no candidate learned,
+    /// no pair added, the same selected pair.
+    static func expectICEUnchanged(_ before: ICETransportStatistics, _ after: ICETransportStatistics,
+                                   sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(after.agent.peerReflexiveCandidateCount == before.agent.peerReflexiveCandidateCount, sourceLocation: sourceLocation)
+        #expect(after.agent.remoteCandidateCount == before.agent.remoteCandidateCount, sourceLocation: sourceLocation)
+        #expect(after.agent.pairs.count == before.agent.pairs.count, sourceLocation: sourceLocation)
+        #expect(after.agent.selectedPair?.remote == before.agent.selectedPair?.remote, sourceLocation: sourceLocation)
+        #expect(after.agent.selectedPair?.local == before.agent.selectedPair?.local, sourceLocation: sourceLocation)
+    }
+
     // MARK: Off-path: the raw socket
 
     @Test(
@@ -173,8 +184,7 @@ struct HostileInputTests {
                 + (after.driver.droppedApplicationDataOffPath - before.driver.droppedApplicationDataOffPath)
                 + (after.driver.stunDatagramsReceived - before.driver.stunDatagramsReceived)
             #expect(dropped > 0)
-            #expect(after.agent.selectedPair?.remote == before.agent.selectedPair?.remote)
-            #expect(after.agent.remoteCandidateCount == before.agent.remoteCandidateCount)
+            Self.expectICEUnchanged(before, after)
             #expect(victim.offerer.connectionState == .connected)
             await victim.close()
             return "\(count) datagrams sent, \(after.driver.datagramsReceived - before.driver.datagramsReceived) read; no pair or candidate added; victim round-trips"
@@ -233,9 +243,7 @@ struct HostileInputTests {
             try await victim.roundTrip("after malformed STUN")
             let after = try await Self.iceStatistics(victim.offerer)
             #expect(after.agent.dropped.malformed > before.agent.dropped.malformed)
-            #expect(after.agent.peerReflexiveCandidateCount == before.agent.peerReflexiveCandidateCount)
-            #expect(after.agent.pairs.count == before.agent.pairs.count)
-            #expect(after.agent.selectedPair?.remote == before.agent.selectedPair?.remote)
+            Self.expectICEUnchanged(before, after)
             await victim.close()
             return "\(sent) datagrams; \(after.agent.dropped.malformed - before.agent.dropped.malformed) counted malformed; no candidate or pair added; victim round-trips"
         }
@@ -268,11 +276,7 @@ struct HostileInputTests {
             let refused = (after.agent.dropped.unauthenticatedRequests - before.agent.dropped.unauthenticatedRequests)
                 + (after.agent.dropped.badRequests - before.agent.dropped.badRequests)
             #expect(refused > 0)
-            #expect(after.agent.peerReflexiveCandidateCount == before.agent.peerReflexiveCandidateCount)
-            #expect(after.agent.remoteCandidateCount == before.agent.remoteCandidateCount)
-            #expect(after.agent.pairs.count == before.agent.pairs.count)
-            #expect(after.agent.selectedPair?.remote == before.agent.selectedPair?.remote)
-            #expect(after.agent.selectedPair?.local == before.agent.selectedPair?.local)
+            Self.expectICEUnchanged(before, after)
             await victim.close()
             return "\(sent) requests from 50 ports; \(refused) refused; no candidate or pair added, selected pair unchanged"
         }

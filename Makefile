@@ -9,7 +9,7 @@ BYTES ?= 67108864
 
 RTC_RELEASE := .build/release/rtc
 
-.PHONY: all setup build test demo interop reliability bench fuzz fuzz-build bench-codecs bench-check clean
+.PHONY: all setup build test demo interop reliability sanitize bench fuzz fuzz-build bench-codecs bench-check clean
 
 all: build
 
@@ -37,12 +37,21 @@ interop:
 	scripts/interop.sh $(RTC_RELEASE) .build/release/rtc-interop
 
 # Transfers of 64 MiB (BYTES=) through the `rtc netem` impairment relay (loss, delay and
-# reordering, duplication, combined, 30 % loss, a 10 s blackout), SHA-256 checked, inside a
-# loopback-only namespace: docs/reliability.md. The slowest takes over half an hour at 64 MiB.
+# reordering, duplication, combined, 30 % loss, a 10 s blackout), SHA-256 checked, then `rtc soak`:
+# 1 000 open/close cycles in one process that must give back every fd, thread, SCTP association
+# and the memory; inside a loopback-only namespace: docs/reliability.md. The slowest transfer
+# takes over half an hour at 64 MiB.
 reliability: setup
 	$(SWIFT) build -c release --product rtc
 	$(SWIFT) build -c release --product rtc-interop
 	scripts/reliability.sh $(RTC_RELEASE) .build/release/rtc-interop $(BYTES)
+
+# The tests under ThreadSanitizer and under AddressSanitizer (each in its own scratch path,
+# .build-tsan and .build-asan), then LeakSanitizer on `rtc soak` with suppressions for system
+# libraries only; slow (the first builds take a while): docs/reliability.md, "Sanitizers".
+sanitize:
+	@scripts/setup.sh test
+	SWIFT=$(SWIFT) scripts/sanitize.sh
 
 # Side by side, one run: our stack, libdatachannel, aiortc and Chromium on the same workloads,
 # inside a loopback-only namespace; prints the table and rewrites docs/benchmarks.md.
@@ -70,4 +79,4 @@ bench-check: setup
 	SWIFT=$(SWIFT) Benchmarks/check-thresholds.sh
 
 clean:
-	rm -rf .build Fuzz/.build Benchmarks/.build
+	rm -rf .build .build-tsan .build-asan .build-sanitize Fuzz/.build Benchmarks/.build

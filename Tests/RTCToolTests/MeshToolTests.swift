@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The mesh overlay with real peer connections on loopback: `rtc mesh-sim` (many nodes in
 /// one process) and `rtc mesh` processes talking after the signaling server is gone.
@@ -35,6 +36,9 @@ struct MeshToolTests {
     @Test(
         "100 nodes in partial view: views stay bounded and every broadcast reaches every node",
         .enabled(if: inNamespace, "needs a loopback-only network namespace (run as root through make test)"),
+        .disabled(
+            if: Sanitizer.active != nil,
+            "100 nodes in one process outrun the time bounds under a sanitizer (the 30-node case runs there)"),
         .timeLimit(.minutes(8)))
     func hundredNodesInPartialView() throws {
         let report = try simulate(["--nodes", "100", "--mode", "partial", "--timeout", "120"], timeLimit: .seconds(450))

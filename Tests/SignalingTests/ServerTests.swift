@@ -9,6 +9,7 @@ import Signaling
 import SignalingClient
 import SignalingServer
 import Testing
+import TestSupport
 import WebRTC
 
 private let inLoopbackNamespace = ProcessInfo.processInfo.environment["RTC_LOOPBACK_NAMESPACE"] == "1"
@@ -238,7 +239,9 @@ struct CaseError: Error, CustomStringConvertible {
 }
 
 extension ServerTests {
-    @Test(.timeLimit(.minutes(2)))
+    @Test(
+        .timeLimit(.minutes(2)),
+        .disabled(if: Sanitizer.isThread, "under ThreadSanitizer the server sheds the stalled client only after the 60 s the test allows"))
     func aClientThatStopsReadingIsDroppedAndDelaysNobody() async throws {
         // A small queue: the `unknown-peer` errors for the sender's messages still in flight
         // after the shedding come in a burst, and must pause the sender, not shed it too.

@@ -2,7 +2,7 @@
 # own set-up (scripts/setup.sh installs missing system packages when root).
 
 SWIFT ?= swift
-# Fuzzing: `make fuzz TARGET=stun SECONDS=600` (targets: stun, sdp, candidate, signaling).
+# Fuzzing: `make fuzz TARGET=stun SECONDS=600` (targets: stun, sdp, candidate, signaling, dcep, ice).
 TARGET ?= stun
 SECONDS ?= 60
 BYTES ?= 67108864

@@ -33,5 +33,20 @@ let package = Package(
             path: "Sources/FuzzSignaling",
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "fuzz-dcep",
+            dependencies: [.product(name: "DataChannel", package: "swift-webrtc")],
+            path: "Sources/FuzzDCEP",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "fuzz-ice",
+            dependencies: [
+                .product(name: "ICE", package: "swift-webrtc"), .product(name: "STUN", package: "swift-webrtc"),
+                .product(name: "SDP", package: "swift-webrtc"),
+            ],
+            path: "Sources/FuzzICE",
+            swiftSettings: strict
+        ),
     ]
 )

@@ -174,7 +174,7 @@ extension ICEAgent {
                 candidate: ICECandidate(
                     foundation: "prflx" + String(peerReflexiveFoundationCounter), priority: attributes.priority,
                     address: source.ip.description, port: source.port, kind: .peerReflexive),
-                address: source, ufrag: remoteUfrag)
+                address: source, ufrag: remoteUfrag, isPeerReflexive: true)
             remoteCandidates.append(learned)
             remoteCandidate = learned
         }

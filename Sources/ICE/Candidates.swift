@@ -27,8 +27,11 @@ struct RemoteCandidate: Sendable {
     /// The ufrag of the generation it belongs to, when known (trickle `ufrag` extension or the
     /// USERNAME of the check that revealed it): kept across a remote credential change to that ufrag.
     var ufrag: String?
-    /// Learned from a check (RFC 8445 §7.3.1.3) rather than signalled.
-    var isPeerReflexive: Bool { candidate.kind == .peerReflexive }
+    /// Learned from a check (RFC 8445 §7.3.1.3) rather than signalled. Stored, not derived from
+    /// the candidate type: the peer may also *signal* candidates of type `prflx` (RFC 8839 §5.1),
+    /// and those must count against ``ICELimits/maximumRemoteCandidates`` like any signalled
+    /// candidate, or a peer could store any number of them (found by the `ice` fuzz target).
+    var isPeerReflexive = false
 }
 
 /// RFC 8445 §5.1.1.3: candidates share a foundation when they have the same type, base IP

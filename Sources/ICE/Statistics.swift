@@ -95,7 +95,8 @@ public struct ICEStatistics: Sendable, Hashable {
     public var localCandidateCount = 0
     /// Remote candidates, peer-reflexive included.
     public var remoteCandidateCount = 0
-    /// Remote peer-reflexive candidates.
+    /// Remote peer-reflexive candidates learned from checks (RFC 8445 §7.3.1.3); signalled
+    /// candidates of type `prflx` are not among them.
     public var peerReflexiveCandidateCount = 0
     /// Outstanding STUN transactions.
     public var outstandingTransactions = 0

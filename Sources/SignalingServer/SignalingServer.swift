@@ -149,8 +149,9 @@ extension Response {
     }
 }
 
-/// The hub and the connections' outboxes, behind one lock: every hub step and the
-/// queueing of its output happen together, so messages keep their order per connection.
+/// The dispatcher (hub and queue accounting, sans-IO) and the connections' writers, behind one
+/// lock: every hub step and the queueing of its output happen together, so messages keep their
+/// order per connection.
 private final class ServerState: Sendable {
     /// What a connection's writer task sends.
     enum Outgoing: Sendable {
@@ -160,14 +161,12 @@ private final class ServerState: Sendable {
 
     private struct Outbox {
         var continuation: AsyncStream<Outgoing>.Continuation
-        /// Texts queued and not yet written; above the limit the client is a slow consumer.
-        var queued: Int
         /// The connection's own reader, paused until the writer catches up (see `serve`).
         var drainWaiter: CheckedContinuation<Void, Never>?
     }
 
     private struct Locked {
-        var hub: SignalingHub
+        var dispatcher: SignalingDispatcher
         var outboxes: [SignalingHub.ConnectionID: Outbox] = [:]
     }
 
@@ -178,15 +177,15 @@ private final class ServerState: Sendable {
     init(configuration: SignalingServerConfiguration) {
         limits = configuration.limits
         allowedOrigins = configuration.allowedOrigins
-        let hub = SignalingHub(
+        let dispatcher = SignalingDispatcher(
             configuration: .init(limits: configuration.limits, admission: configuration.admission) {
                 Int64(Date().timeIntervalSince1970)
             })
-        locked = NIOLockedValueBox(Locked(hub: hub))
+        locked = NIOLockedValueBox(Locked(dispatcher: dispatcher))
     }
 
     func counts() -> (rooms: Int, peers: Int) {
-        locked.withLockedValue { ($0.hub.roomCount, $0.hub.peerCount) }
+        locked.withLockedValue { ($0.dispatcher.hub.roomCount, $0.dispatcher.hub.peerCount) }
     }
 
     /// docs/signaling.md, "Transport": same-origin pages, listed origins, and non-browsers.
@@ -202,8 +201,8 @@ private final class ServerState: Sendable {
     func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         let (outgoing, continuation) = AsyncStream.makeStream(of: Outgoing.self)
         let id = locked.withLockedValue { state in
-            let id = state.hub.open(now: .now)
-            state.outboxes[id] = Outbox(continuation: continuation, queued: 0)
+            let id = state.dispatcher.open(now: .now)
+            state.outboxes[id] = Outbox(continuation: continuation)
             return id
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -221,7 +220,7 @@ private final class ServerState: Sendable {
                 }
             }
             defer {
-                perform { $0.closed(id) }
+                deliver { $0.disconnected(id) }
                 locked.withLockedValue { $0.outboxes.removeValue(forKey: id)?.drainWaiter?.resume() }
                 continuation.finish()
             }
@@ -238,13 +237,10 @@ private final class ServerState: Sendable {
         }
     }
 
-    /// Half the outbound queue: what a connection's own messages may keep queued for it.
-    private var ownQueueHighWater: Int { max(1, limits.outboundQueueMessages / 2) }
-
     private func waitForWriter(of id: SignalingHub.ConnectionID) async {
         await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
             let resumeNow = locked.withLockedValue { state -> Bool in
-                guard var outbox = state.outboxes[id], outbox.queued >= ownQueueHighWater else { return true }
+                guard state.dispatcher.mustWaitForWriter(id), var outbox = state.outboxes[id] else { return true }
                 outbox.drainWaiter = waiter
                 state.outboxes[id] = outbox
                 return false
@@ -255,13 +251,9 @@ private final class ServerState: Sendable {
 
     private func wrote(to id: SignalingHub.ConnectionID) {
         let waiter = locked.withLockedValue { state -> CheckedContinuation<Void, Never>? in
-            guard var outbox = state.outboxes[id] else { return nil }
-            outbox.queued -= 1
-            var waiter: CheckedContinuation<Void, Never>?
-            if outbox.queued < ownQueueHighWater {
-                waiter = outbox.drainWaiter
-                outbox.drainWaiter = nil
-            }
+            guard state.dispatcher.wrote(to: id), var outbox = state.outboxes[id] else { return nil }
+            let waiter = outbox.drainWaiter
+            outbox.drainWaiter = nil
             state.outboxes[id] = outbox
             return waiter
         }
@@ -279,24 +271,19 @@ private final class ServerState: Sendable {
         perform { $0.shutdown() }
     }
 
-    /// Runs one hub step and queues its actions, under the lock.
+    /// Runs one hub step through the dispatcher, under the lock.
     private func perform(_ step: (inout SignalingHub) -> [SignalingHub.Action]) {
+        deliver { $0.perform(step) }
+    }
+
+    /// Hands the dispatcher's deliveries to the writers, under the same lock as the step.
+    private func deliver(_ step: (inout SignalingDispatcher) -> [SignalingDispatcher.Delivery]) {
         locked.withLockedValue { state in
-            var pending = step(&state.hub)
-            while !pending.isEmpty {
-                let action = pending.removeFirst()
-                switch action {
-                case .send(let text, let id):
-                    guard var outbox = state.outboxes[id] else { continue }
-                    if outbox.queued >= limits.outboundQueueMessages {
-                        pending += state.hub.fail(id, .slowConsumer, message: "\(outbox.queued) messages unread")
-                        continue
-                    }
-                    outbox.queued += 1
-                    state.outboxes[id] = outbox
-                    outbox.continuation.yield(.text(text))
+            for delivery in step(&state.dispatcher) {
+                switch delivery {
+                case .text(let text, let id):
+                    state.outboxes[id]?.continuation.yield(.text(text))
                 case .close(let id, let code):
-                    // After the close nothing more goes to this connection.
                     guard let outbox = state.outboxes.removeValue(forKey: id) else { continue }
                     outbox.drainWaiter?.resume()
                     outbox.continuation.yield(.close(code))

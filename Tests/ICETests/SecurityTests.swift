@@ -206,4 +206,39 @@ import TestSupport
         #expect(statistics.dropped.peerReflexiveLimit == 10_000 - ICELimits.default.maximumPeerReflexiveCandidates)
         #expect(agent.selectedPair == nil)
     }
+
+    /// Found by the `ice` fuzz target (Vectors/ice/regression-signalled-prflx.bin): signalled
+    /// candidates of type `prflx` (RFC 8839 §5.1 allows the type in signalling) were counted as
+    /// peer-reflexive, so they escaped ``ICELimits/maximumRemoteCandidates`` and a peer could make
+    /// the agent store any number of them.
+    @Test("signalled prflx candidates count against maximumRemoteCandidates, not as learned ones")
+    func signalledPeerReflexiveCandidatesAreBounded() throws {
+        let limits = ICELimits(
+            maximumRemoteCandidates: 3, maximumLocalCandidates: 3, maximumCandidatePairs: 4,
+            maximumPeerReflexiveCandidates: 2, maximumQueuedTransmits: 6)
+        let start = ContinuousClock.now
+        var agent = ICEAgent(
+            configuration: ICEConfiguration(role: .controlled, limits: limits), credentials: localCredentials, now: start, seed: 5)
+        try agent.addHostCandidate(base: Addresses.a4, now: start)
+        agent.finishGathering(now: start)
+        agent.setRemoteCredentials(remoteCredentials, now: start)
+        // As in the fuzzer's input: mDNS names (unresolved), then addresses.
+        let addresses = ["peer.local", "other.local", "third.local"] + (1...20).map { "10.0.1.\($0)" }
+        var refused = 0
+        for (index, address) in addresses.enumerated() {
+            let candidate = ICECandidate(
+                foundation: String(index), priority: 8_421_504, address: address, port: 6_002, kind: .peerReflexive)
+            do {
+                try agent.addRemoteCandidate(candidate, now: start)
+            } catch {
+                #expect(error.reason == .tooManyCandidates)
+                refused += 1
+            }
+        }
+        let statistics = agent.statistics
+        #expect(statistics.remoteCandidateCount == limits.maximumRemoteCandidates)
+        #expect(statistics.peerReflexiveCandidateCount == 0)
+        #expect(refused == addresses.count - limits.maximumRemoteCandidates)
+        #expect(statistics.pairs.count <= limits.maximumCandidatePairs)
+    }
 }
